@@ -1,0 +1,5 @@
+import type { BenchGroup } from '../harness.js';
+import { engineGroup } from './engine.js';
+
+/** Every benchmark group, in the order `npm run bench` runs them. */
+export const GROUPS: BenchGroup[] = [engineGroup];

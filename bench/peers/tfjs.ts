@@ -1,0 +1,40 @@
+// tfjs-backend-webgpu on OUR device: the peer runs on the same adapter in the same process.
+import * as tf from '@tensorflow/tfjs-core';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { Engine } from '../../src/node.js';
+
+export type Tf = typeof tf;
+
+export interface TfjsPeer {
+  tf: Tf;
+  backend: WebGPUBackend;
+  /** Submits tfjs's pending commands and waits for the GPU to finish them. */
+  sync(): Promise<void>;
+}
+
+let peer: Promise<TfjsPeer> | null = null;
+
+export function tfjsPeer(engine: Engine): Promise<TfjsPeer> {
+  peer ??= (async () => {
+    // tfjs looks for navigator.gpu before it accepts a device (Node 20 has no navigator).
+    const g = globalThis as { navigator?: { gpu?: unknown } };
+    if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
+    if (!g.navigator!.gpu) g.navigator!.gpu = {};
+    tf.env().set('IS_TEST', true);
+    const backend = new WebGPUBackend(engine.device);
+    if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
+    tf.registerBackend('webgpu', () => backend);
+    await tf.setBackend('webgpu');
+    await tf.ready();
+    return {
+      tf,
+      backend,
+      async sync() {
+        backend.endComputePassEncoder();
+        backend.submitQueue();
+        await engine.device.queue.onSubmittedWorkDone();
+      },
+    };
+  })();
+  return peer;
+}

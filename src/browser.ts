@@ -1,0 +1,2 @@
+// Browser entry: WebGPU comes from navigator.gpu.
+export * from './index.js';

@@ -1,0 +1,33 @@
+import { Command, CommanderError } from 'commander';
+import { registerDemo } from './commands/demo.js';
+import { registerInfo } from './commands/info.js';
+import { EXIT, exitCodeFor, formatError } from './exit.js';
+import { makeOutput, type Output } from './output.js';
+
+const program = new Command('maskgit')
+  .description('MaskGIT image generation and editing on WebGPU')
+  .option('-q, --quiet', 'print nothing but errors')
+  .option('--json', 'print results as JSON lines')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+const output = (): Output => makeOutput(program.opts<{ json?: boolean; quiet?: boolean }>());
+registerInfo(program, output);
+registerDemo(program, output);
+
+async function main(): Promise<number> {
+  try {
+    await program.parseAsync(process.argv);
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; usage errors were already printed by commander.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    process.stderr.write(formatError(error) + '\n');
+    return exitCodeFor(error);
+  }
+}
+
+// Exit explicitly: Dawn's instance is kept alive for the process and must not hold it open.
+main().then((code) => process.exit(code));

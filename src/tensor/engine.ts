@@ -1,0 +1,588 @@
+import { DeviceError, ShapeError } from '../errors.js';
+import { getGPU, NO_ADAPTER_HELP } from '../gpu/provider.js';
+import { dtypeSize, type DType, type HostArray, type TypedArrayFor } from './dtype.js';
+import { f16ArrayToF32, f32ArrayToF16 } from './half.js';
+import { pipelineKey, renderWGSL, type Defines, type Kernel } from './kernel.js';
+import { BufferPool, type PoolStats } from './pool.js';
+import { checkShape, shapeSize, Tensor, type Storage } from './tensor.js';
+
+/** A uniform word: plain numbers are u32; wrap others with f32() or i32(). */
+export type ParamWord = number | { readonly f32: number } | { readonly i32: number };
+export const f32 = (value: number): ParamWord => ({ f32: value });
+export const i32 = (value: number): ParamWord => ({ i32: value });
+
+/** One compute dispatch. Bindings: 0 = params (when given), then inputs, then outputs. */
+export interface Dispatch {
+  readonly kernel: Kernel;
+  readonly defines?: Defines;
+  readonly params?: readonly ParamWord[];
+  /** Bound as read-only storage. */
+  readonly inputs?: readonly Tensor[];
+  /** Bound as read_write storage (they may also be read). */
+  readonly outputs: readonly Tensor[];
+  readonly workgroups: readonly [number, number?, number?];
+}
+
+export interface EngineOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Optional features to leave off even where the adapter has them (e.g. to test portable paths). */
+  disableFeatures?: readonly GPUFeatureName[];
+  /** Upper bound on dispatches recorded into one queue submit. */
+  maxDispatchesPerSubmit?: number;
+}
+
+export interface AdapterReport {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  features: string[];
+  limits: Record<string, number>;
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
+}
+
+export interface EngineStats {
+  submits: number;
+  dispatches: number;
+  readbacks: number;
+  uploads: number;
+  pipelinesCompiled: number;
+  pool: PoolStats;
+}
+
+/** Optional features used when the adapter offers them. */
+const WANTED_FEATURES: readonly GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups'];
+
+/** Limits raised to what the adapter allows (the defaults are far below what models need). */
+const RAISED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+  'maxBindGroups',
+] as const;
+
+const PARAM_SLOT = 256; // >= minUniformBufferOffsetAlignment on every adapter we know; checked at creation
+const MAX_PARAM_WORDS = PARAM_SLOT / 4;
+
+/** Usage of every tensor buffer: bound as storage, copied to and from. */
+const TENSOR_USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
+const READBACK_USAGE = 0x1 /* MAP_READ */ | 0x8; /* COPY_DST */
+
+export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  return Engine.create(options);
+}
+
+/**
+ * The GPU device and everything that lives with it: the buffer pool, the pipeline cache,
+ * the command batch being recorded, scopes, and statistics. Ops record dispatches into one
+ * shared encoder; the batch is submitted when it is full, on flush(), or on a readback.
+ */
+export class Engine {
+  readonly device: GPUDevice;
+  readonly info: AdapterReport;
+  /** shader-f16 is enabled: f16 storage is available. */
+  readonly hasF16: boolean;
+  /** subgroups is enabled: kernels may take their subgroup paths. */
+  readonly hasSubgroups: boolean;
+  readonly hasTimestamps: boolean;
+  /** Id of the batch being recorded; increments at each submit. */
+  batchId = 0;
+
+  private readonly pool: BufferPool;
+  private readonly readbackPool: BufferPool;
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly maxDispatches: number;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private dispatchesInBatch = 0;
+  private readonly paramsHost: ArrayBuffer;
+  private readonly paramsView: DataView;
+  private readonly paramsBuffer: GPUBuffer;
+  private paramsUsed = 0;
+  private readonly scopes: Set<Tensor>[] = [];
+  private readonly counters = { submits: 0, dispatches: 0, readbacks: 0, uploads: 0, pipelinesCompiled: 0 };
+  private lostReason: string | null = null;
+  private gpuError: string | null = null;
+
+  private constructor(device: GPUDevice, info: AdapterReport, options: EngineOptions) {
+    this.device = device;
+    this.info = info;
+    this.hasF16 = device.features.has('shader-f16');
+    this.hasSubgroups = device.features.has('subgroups');
+    this.hasTimestamps = device.features.has('timestamp-query');
+    this.maxDispatches = options.maxDispatchesPerSubmit ?? 1024;
+    this.pool = new BufferPool(device, TENSOR_USAGE, 'tensor');
+    this.readbackPool = new BufferPool(device, READBACK_USAGE, 'readback');
+    this.paramsHost = new ArrayBuffer(this.maxDispatches * PARAM_SLOT);
+    this.paramsView = new DataView(this.paramsHost);
+    this.paramsBuffer = device.createBuffer({
+      size: this.paramsHost.byteLength,
+      usage: 0x40 /* UNIFORM */ | 0x8 /* COPY_DST */,
+      label: 'params',
+    });
+    device.lost.then((info) => {
+      this.lostReason = `${info.reason}${info.message ? ': ' + info.message : ''}`;
+    });
+    device.addEventListener('uncapturederror', (event) => {
+      const message = (event as GPUUncapturedErrorEvent).error.message;
+      this.gpuError ??= message;
+    });
+  }
+
+  static async create(options: EngineOptions = {}): Promise<Engine> {
+    const gpu = await getGPU();
+    const adapter = await gpu.requestAdapter(
+      options.powerPreference ? { powerPreference: options.powerPreference } : undefined,
+    );
+    if (!adapter) throw new DeviceError(NO_ADAPTER_HELP);
+    const disabled = new Set(options.disableFeatures ?? []);
+    const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f) && !disabled.has(f));
+    const requiredLimits: Record<string, number> = {};
+    for (const name of RAISED_LIMITS) {
+      const value = (adapter.limits as unknown as Record<string, number>)[name];
+      if (typeof value === 'number') requiredLimits[name] = value;
+    }
+    let device: GPUDevice;
+    try {
+      device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: '@maskgit/core' });
+    } catch (cause) {
+      throw new DeviceError(`the adapter refused a device (${String(cause)}). ${NO_ADAPTER_HELP}`, { cause });
+    }
+    if (device.limits.minUniformBufferOffsetAlignment > PARAM_SLOT) {
+      throw new DeviceError(`unsupported adapter: minUniformBufferOffsetAlignment ${device.limits.minUniformBufferOffsetAlignment} > ${PARAM_SLOT}`);
+    }
+    return new Engine(device, adapterReport(adapter, device), options);
+  }
+
+  // ---------------------------------------------------------------- tensors
+
+  /** Uploads host data as a new tensor. Float data for an f16 tensor is converted on the host. */
+  tensor<D extends DType = 'f32'>(data: HostArray | readonly number[], shape: readonly number[], dtype?: D): Tensor<D> {
+    const dt = (dtype ?? 'f32') as D;
+    checkShape(shape);
+    const size = shapeSize(shape);
+    if (data.length !== size) {
+      throw new ShapeError(`data has ${data.length} elements but shape [${shape.join(', ')}] needs ${size}`);
+    }
+    const host = toHostArray(data, dt);
+    const t = this.allocate(shape, dt, true);
+    if (size > 0) this.writeHost(t.pooled.buffer, host);
+    this.counters.uploads++;
+    return t;
+  }
+
+  /** Uploads raw little-endian bytes (e.g. from a model file) as a tensor of `dtype`. */
+  tensorFromBytes<D extends DType>(bytes: Uint8Array, shape: readonly number[], dtype: D): Tensor<D> {
+    checkShape(shape);
+    const expected = shapeSize(shape) * dtypeSize(dtype);
+    if (bytes.byteLength !== expected) {
+      throw new ShapeError(`${bytes.byteLength} bytes given for a ${dtype} tensor [${shape.join(', ')}] of ${expected} bytes`);
+    }
+    const t = this.allocate(shape, dtype, true);
+    if (expected > 0) this.writeHost(t.pooled.buffer, bytes);
+    this.counters.uploads++;
+    return t;
+  }
+
+  /** A tensor with undefined contents (for ops that write every element). */
+  empty<D extends DType = 'f32'>(shape: readonly number[], dtype?: D): Tensor<D> {
+    checkShape(shape);
+    return this.allocate(shape, (dtype ?? 'f32') as D, false);
+  }
+
+  /** A tensor of zeros (a clear recorded in order with the other commands). */
+  zeros<D extends DType = 'f32'>(shape: readonly number[], dtype?: D): Tensor<D> {
+    const t = this.empty(shape, dtype);
+    if (t.size > 0) {
+      const enc = this.commandEncoder();
+      t.pooled.lastBatch = this.batchId;
+      enc.clearBuffer(t.buffer, 0, align4(t.byteLength));
+    }
+    return t;
+  }
+
+  /**
+   * Overwrites a tensor's contents with host data, in order with the recorded commands
+   * (staged through a fresh buffer and a recorded copy, so no flush is needed).
+   */
+  write(t: Tensor, data: HostArray | readonly number[]): void {
+    if (data.length !== t.size) throw new ShapeError(`write: ${data.length} values for a tensor of ${t.size}`);
+    if (t.size === 0) return;
+    const host = toHostArray(data, t.dtype);
+    const bytes = align4(t.byteLength);
+    const staging = this.pool.acquire(bytes, this.batchId);
+    this.writeHost(staging.buffer, host);
+    const enc = this.commandEncoder();
+    enc.copyBufferToBuffer(staging.buffer, 0, t.buffer, 0, bytes);
+    staging.lastBatch = this.batchId;
+    t.pooled.lastBatch = this.batchId;
+    this.pool.release(staging);
+    this.counters.uploads++;
+  }
+
+  /** Records a copy of `bytes` bytes between tensors (offsets in bytes, multiples of 4). */
+  copy(src: Tensor, srcOffset: number, dst: Tensor, dstOffset: number, bytes: number): void {
+    if (bytes === 0) return;
+    if (srcOffset + bytes > align4(src.byteLength) || dstOffset + bytes > align4(dst.byteLength)) {
+      throw new ShapeError(`copy of ${bytes} bytes out of range (src ${src.byteLength} at ${srcOffset}, dst ${dst.byteLength} at ${dstOffset})`);
+    }
+    const enc = this.commandEncoder();
+    src.pooled.lastBatch = this.batchId;
+    dst.pooled.lastBatch = this.batchId;
+    enc.copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
+  }
+
+  /** Reads a tensor back to the host. Submits what was recorded. */
+  async read<D extends DType>(t: Tensor<D>): Promise<TypedArrayFor<D>> {
+    this.checkAlive();
+    const bytes = align4(t.byteLength);
+    if (t.size === 0) return emptyHost(t.dtype) as TypedArrayFor<D>;
+    const staging = this.readbackPool.acquire(bytes);
+    const enc = this.commandEncoder();
+    t.pooled.lastBatch = this.batchId;
+    enc.copyBufferToBuffer(t.buffer, 0, staging.buffer, 0, bytes);
+    this.flush();
+    this.counters.readbacks++;
+    try {
+      await staging.buffer.mapAsync(0x1 /* GPUMapMode.READ */, 0, bytes);
+    } catch (cause) {
+      this.checkAlive();
+      throw new DeviceError(`readback failed: ${String(cause)}`, { cause });
+    }
+    const copy = staging.buffer.getMappedRange(0, bytes).slice(0);
+    staging.buffer.unmap();
+    this.readbackPool.release(staging);
+    this.throwGPUError();
+    return hostFromBytes(copy, t.dtype, t.size) as TypedArrayFor<D>;
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  /** Records one compute dispatch into the current batch. */
+  run(d: Dispatch): void {
+    this.checkAlive();
+    const [x, y = 1, z = 1] = d.workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > max || y > max || z > max) throw new ShapeError(`${d.kernel.name}: dispatch [${x}, ${y}, ${z}] exceeds ${max} workgroups per dimension`);
+    if (this.dispatchesInBatch >= this.maxDispatches) this.flush();
+    const pipeline = this.pipeline(d.kernel, d.defines ?? {});
+    const entries: GPUBindGroupEntry[] = [];
+    let binding = 0;
+    if (d.params && d.params.length > 0) {
+      const offset = this.writeParams(d.params);
+      entries.push({ binding: binding++, resource: { buffer: this.paramsBuffer, offset, size: align(d.params.length * 4, 16) } });
+    }
+    for (const t of [...(d.inputs ?? []), ...d.outputs]) {
+      const pooled = t.pooled;
+      pooled.lastBatch = this.batchId;
+      entries.push({ binding: binding++, resource: { buffer: pooled.buffer, size: Math.max(4, align4(t.byteLength)) } });
+    }
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.dispatchesInBatch++;
+    this.counters.dispatches++;
+  }
+
+  /** Workgroup counts covering `n` workgroups in a 2-D grid within the per-dimension limit. */
+  grid(n: number): [number, number] {
+    const max = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (n <= max) return [Math.max(1, n), 1];
+    const y = Math.ceil(n / max);
+    return [Math.ceil(n / y), y];
+  }
+
+  /** The compiled pipeline for a kernel specialization (compiled once, then cached). */
+  pipeline(kernel: Kernel, defines: Defines): GPUComputePipeline {
+    const key = pipelineKey(kernel, defines);
+    let pipeline = this.pipelines.get(key);
+    if (!pipeline) {
+      const code = renderWGSL(kernel, defines);
+      let module = this.modules.get(code);
+      if (!module) {
+        module = this.device.createShaderModule({ code, label: kernel.name });
+        this.modules.set(code, module);
+      }
+      pipeline = this.device.createComputePipeline({
+        layout: 'auto',
+        compute: { module, entryPoint: kernel.entryPoint ?? 'main' },
+        label: key,
+      });
+      this.pipelines.set(key, pipeline);
+      this.counters.pipelinesCompiled++;
+    }
+    return pipeline;
+  }
+
+  /** Submits everything recorded so far (one queue submit; nothing if nothing was recorded). */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.paramsUsed > 0) this.device.queue.writeBuffer(this.paramsBuffer, 0, this.paramsHost, 0, this.paramsUsed);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.paramsUsed = 0;
+    this.dispatchesInBatch = 0;
+    this.batchId++;
+    this.counters.submits++;
+  }
+
+  /** Flushes and waits until the GPU has finished all submitted work. */
+  async sync(): Promise<void> {
+    this.checkAlive();
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.checkAlive();
+    this.throwGPUError();
+  }
+
+  // ---------------------------------------------------------------- scopes
+
+  /**
+   * Runs `fn` in a scope: every tensor created inside is disposed at the end, except the
+   * tensors in the returned value (a tensor, or arrays / plain objects holding tensors),
+   * which move to the enclosing scope. `fn` must be synchronous; for async code use
+   * beginScope() / endScope().
+   */
+  tidy<T>(fn: () => T): T {
+    this.beginScope();
+    let result: T | undefined;
+    try {
+      result = fn();
+      if (result instanceof Promise) throw new Error('tidy() needs a synchronous function; use beginScope()/endScope() around async code');
+      return result;
+    } finally {
+      this.endScope(result);
+    }
+  }
+
+  beginScope(): void {
+    this.scopes.push(new Set());
+  }
+
+  /** Ends the innermost scope, disposing what it created except the tensors in `keep`. */
+  endScope(keep?: unknown): void {
+    const scope = this.scopes.pop();
+    if (!scope) throw new Error('endScope() without beginScope()');
+    const kept = new Set<Tensor>();
+    collectTensors(keep, kept);
+    const parent = this.scopes[this.scopes.length - 1];
+    for (const t of scope) {
+      if (kept.has(t) || t.kept) {
+        if (parent && !t.kept) parent.add(t);
+      } else t.dispose();
+    }
+  }
+
+  /** Marks a tensor so that no scope disposes it (model weights, caches). */
+  keep<T extends Tensor>(t: T): T {
+    t.kept = true;
+    return t;
+  }
+
+  // ---------------------------------------------------------------- bookkeeping
+
+  stats(): EngineStats {
+    return { ...this.counters, pool: this.pool.getStats() };
+  }
+
+  /** Resets the pool's peak-memory figures, to measure the peak of the work that follows. */
+  resetPeakMemory(): void {
+    this.pool.resetPeaks();
+  }
+
+  /** Frees the pool's idle buffers. */
+  trim(): void {
+    this.flush();
+    this.pool.trim();
+    this.readbackPool.trim();
+  }
+
+  get lost(): boolean {
+    return this.lostReason !== null;
+  }
+
+  /** Destroys the device. Tensors of this engine become unusable. */
+  destroy(): void {
+    this.encoder = null;
+    this.pass = null;
+    this.device.destroy();
+  }
+
+  /** @internal A new tensor over existing storage (reshape views). */
+  adopt<D extends DType>(storage: Storage, shape: readonly number[], dtype: D): Tensor<D> {
+    return this.track(new Tensor(this, storage, shape, dtype));
+  }
+
+  /** @internal */
+  releaseStorage(storage: Storage): void {
+    this.pool.release(storage.pooled);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private allocate<D extends DType>(shape: readonly number[], dtype: D, forUpload: boolean): Tensor<D> {
+    if (dtype === 'f16' && !this.hasF16) {
+      throw new ShapeError('f16 tensors need the shader-f16 feature, which this adapter does not offer; use f32');
+    }
+    const bytes = Math.max(4, align4(shapeSize(shape) * dtypeSize(dtype)));
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    if (bytes > limit) {
+      throw new ShapeError(`tensor [${shape.join(', ')}] ${dtype} needs ${bytes} bytes; this adapter binds at most ${limit}`);
+    }
+    // A buffer written by queue.writeBuffer must not be read by commands still being recorded.
+    const pooled = this.pool.acquire(bytes, forUpload ? this.batchId : undefined);
+    return this.track(new Tensor(this, { pooled, refs: 1 }, shape, dtype));
+  }
+
+  private track<T extends Tensor>(t: T): T {
+    const scope = this.scopes[this.scopes.length - 1];
+    if (scope) scope.add(t);
+    return t;
+  }
+
+  private writeHost(buffer: GPUBuffer, host: ArrayBufferView): void {
+    let bytes = new Uint8Array(host.buffer, host.byteOffset, host.byteLength);
+    if (bytes.byteLength % 4 !== 0) {
+      const padded = new Uint8Array(align4(bytes.byteLength));
+      padded.set(bytes);
+      bytes = padded;
+    }
+    this.device.queue.writeBuffer(buffer, 0, bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  private writeParams(params: readonly ParamWord[]): number {
+    if (params.length > MAX_PARAM_WORDS) throw new Error(`at most ${MAX_PARAM_WORDS} param words per dispatch`);
+    const offset = this.paramsUsed;
+    const view = this.paramsView;
+    params.forEach((p, i) => {
+      const at = offset + i * 4;
+      if (typeof p === 'number') view.setUint32(at, p >>> 0, true);
+      else if ('f32' in p) view.setFloat32(at, p.f32, true);
+      else view.setInt32(at, p.i32, true);
+    });
+    this.paramsUsed += PARAM_SLOT;
+    return offset;
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    this.checkAlive();
+    this.endPass();
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    if (!this.pass) {
+      if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass();
+    }
+    return this.pass;
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  private checkAlive(): void {
+    if (this.lostReason !== null) {
+      throw new DeviceError(`the GPU device was lost (${this.lostReason}); create a new engine to continue`);
+    }
+  }
+
+  private throwGPUError(): void {
+    if (this.gpuError !== null) {
+      const message = this.gpuError;
+      this.gpuError = null;
+      throw new DeviceError(`GPU error: ${message}`);
+    }
+  }
+}
+
+function adapterReport(adapter: GPUAdapter, device: GPUDevice): AdapterReport {
+  const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+  const limits: Record<string, number> = {};
+  for (const name of [...RAISED_LIMITS, 'minUniformBufferOffsetAlignment', 'maxUniformBufferBindingSize'] as const) {
+    const value = (device.limits as unknown as Record<string, number>)[name];
+    if (typeof value === 'number') limits[name] = value;
+  }
+  const report: AdapterReport = {
+    vendor: info.vendor ?? '',
+    architecture: info.architecture ?? '',
+    device: info.device ?? '',
+    description: info.description ?? '',
+    features: [...device.features].sort(),
+    limits,
+  };
+  if (typeof info.subgroupMinSize === 'number') report.subgroupMinSize = info.subgroupMinSize;
+  if (typeof info.subgroupMaxSize === 'number') report.subgroupMaxSize = info.subgroupMaxSize;
+  return report;
+}
+
+function align(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+export function align4(n: number): number {
+  return align(n, 4);
+}
+
+function toHostArray(data: HostArray | readonly number[], dtype: DType): ArrayBufferView {
+  switch (dtype) {
+    case 'f32':
+      return data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
+    case 'f16':
+      return data instanceof Uint16Array ? data : f32ArrayToF16(data as ArrayLike<number>);
+    case 'i32':
+      return data instanceof Int32Array ? data : Int32Array.from(data as ArrayLike<number>);
+    case 'u32':
+      return data instanceof Uint32Array ? data : Uint32Array.from(data as ArrayLike<number>);
+  }
+}
+
+function hostFromBytes(bytes: ArrayBuffer, dtype: DType, size: number): Float32Array | Int32Array | Uint32Array {
+  switch (dtype) {
+    case 'f32':
+      return new Float32Array(bytes, 0, size);
+    case 'f16':
+      return f16ArrayToF32(new Uint16Array(bytes, 0, size));
+    case 'i32':
+      return new Int32Array(bytes, 0, size);
+    case 'u32':
+      return new Uint32Array(bytes, 0, size);
+  }
+}
+
+function emptyHost(dtype: DType): Float32Array | Int32Array | Uint32Array {
+  return dtype === 'i32' ? new Int32Array(0) : dtype === 'u32' ? new Uint32Array(0) : new Float32Array(0);
+}
+
+function collectTensors(value: unknown, into: Set<Tensor>, depth = 0): void {
+  if (depth > 8 || value === null || typeof value !== 'object') return;
+  if (value instanceof Tensor) {
+    into.add(value);
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const v of value) collectTensors(v, into, depth + 1);
+    return;
+  }
+  if (Object.getPrototypeOf(value) === Object.prototype || value instanceof Map) {
+    const values = value instanceof Map ? [...value.values()] : Object.values(value);
+    for (const v of values) collectTensors(v, into, depth + 1);
+  }
+}

@@ -1,0 +1,2 @@
+export { add, binary, cast, div, maximum, minimum, mul, sub, type BinaryOp } from './elementwise.js';
+export { max, sum } from './reduce.js';
