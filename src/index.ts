@@ -23,3 +23,16 @@ export { defineKernel, renderWGSL, type Defines, type Kernel } from './tensor/ke
 export type { PoolStats } from './tensor/pool.js';
 export { f16ArrayToF32, f32ArrayToF16 } from './tensor/half.js';
 export * as ops from './tensor/ops/index.js';
+export * from './maskgit/config.js';
+export {
+  checkWeights,
+  decoderParams,
+  encoderParams,
+  getWeight,
+  levelWidths,
+  tokenizerParams,
+  transformerParams,
+  type ParamSpec,
+  type Weights,
+} from './maskgit/weights.js';
+export { initialValues, randomWeights, seededUniform } from './maskgit/init.js';

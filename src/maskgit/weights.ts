@@ -1,3 +1,5 @@
+import { CheckpointError } from '../errors.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { TokenizerConfig, TransformerConfig } from './config.js';
 
 /**
@@ -129,4 +131,31 @@ export function decoderParams(c: TokenizerConfig): ParamSpec[] {
 
 export function tokenizerParams(c: TokenizerConfig): ParamSpec[] {
   return [...encoderParams(c), { name: 'tokenizer.quantizer.codebook', shape: [c.codebookSize, c.embeddingDim] }, ...decoderParams(c)];
+}
+
+/** Parameters by name, on the GPU. */
+export type Weights = ReadonlyMap<string, Tensor>;
+
+/** The named parameter, checked against the expected shape (CheckpointError otherwise). */
+export function getWeight(weights: Weights, name: string, shape: readonly number[]): Tensor {
+  const t = weights.get(name);
+  if (!t) throw new CheckpointError(`missing parameter ${name} [${shape.join(', ')}]`);
+  if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+    throw new CheckpointError(`parameter ${name} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+  }
+  return t;
+}
+
+/** Checks that `weights` holds exactly the parameters in `specs`, with their shapes. */
+export function checkWeights(weights: Weights, specs: readonly ParamSpec[]): void {
+  const expected = new Set(specs.map((s) => s.name));
+  const missing = specs.filter((s) => !weights.has(s.name)).map((s) => s.name);
+  const extra = [...weights.keys()].filter((k) => !expected.has(k));
+  if (missing.length || extra.length) {
+    const list = (names: string[]) => names.slice(0, 8).join(', ') + (names.length > 8 ? ` and ${names.length - 8} more` : '');
+    throw new CheckpointError(
+      [missing.length ? `missing parameters: ${list(missing)}` : '', extra.length ? `unexpected parameters: ${list(extra)}` : ''].filter(Boolean).join('; '),
+    );
+  }
+  for (const s of specs) getWeight(weights, s.name, s.shape);
 }
