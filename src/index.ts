@@ -36,3 +36,5 @@ export {
   type Weights,
 } from './maskgit/weights.js';
 export { initialValues, randomWeights, seededUniform } from './maskgit/init.js';
+export { backward, constant, disposeGraph, parameter, record, Variable, type BackwardOptions } from './tensor/autograd.js';
+export * as grad from './tensor/grad/index.js';

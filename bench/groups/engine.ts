@@ -1,11 +1,11 @@
-// Foundation ops: elementwise add with broadcasting and a row sum, against tfjs-webgpu.
+// Foundation ops: elementwise add with broadcasting, a unary op and sums, against tfjs-webgpu.
 import { ops } from '../../src/node.js';
 import { timeIt, type BenchGroup } from '../harness.js';
 import { tfjsPeer } from '../peers/tfjs.js';
 
 export const engineGroup: BenchGroup = {
   name: 'engine',
-  description: 'elementwise add (broadcast) and sum over the last axis',
+  description: 'elementwise add (broadcast), swish, sums over the last and the leading axis',
   async run(ctx) {
     const { engine, options } = ctx;
     const peer = await tfjsPeer(engine);
@@ -24,6 +24,8 @@ export const engineGroup: BenchGroup = {
       for (const [kernel, ours, theirs] of [
         ['add_broadcast', () => ops.add(a, b), () => tf.add(ta, tb)],
         ['sum_last_axis', () => ops.sum(a), () => tf.sum(ta, -1)],
+        ['sum_leading_axis', () => ops.sumTo(a, [cols]), () => tf.sum(ta, 0)],
+        ['swish', () => ops.swish(a), () => tf.mul(ta, tf.sigmoid(ta))],
       ] as const) {
         const oursMs = await timeIt(async () => {
           ours().dispose();

@@ -1,0 +1,2 @@
+// Differentiable ops over Variables (see src/tensor/autograd.ts).
+export { add, mul, reshape, sub, sum } from './basic.js';
