@@ -38,3 +38,4 @@ export {
 export { initialValues, randomWeights, seededUniform } from './maskgit/init.js';
 export { backward, constant, disposeGraph, parameter, record, Variable, type BackwardOptions } from './tensor/autograd.js';
 export * as grad from './tensor/grad/index.js';
+export { AdamW, warmupCosine, type AdamWOptions, type LearningRate } from './maskgit/train/optimizer.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DisposedError, ops, ShapeError } from '../src/node.js';
+import { defineKernel, DeviceError, DisposedError, ops, ShapeError } from '../src/node.js';
 import { getEngine } from './helpers/engine.js';
 
 describe('engine', () => {
@@ -134,5 +134,18 @@ describe('engine', () => {
     const z = engine.tensor([1, 2, 3, 4], [4]);
     expect(() => z.reshape([3, -1])).toThrow(ShapeError);
     z.dispose();
+  });
+
+  it('reports a kernel that fails to compile with its name, as a DeviceError', async () => {
+    const { createEngine } = await import('../src/node.js');
+    const engine = await createEngine();
+    const broken = defineKernel('broken_example', '@group(0) @binding(0) var<storage, read_write> out: array<f32>;\n@compute @workgroup_size(1) fn main() { out[0] = undefined_name; }');
+    const t = engine.zeros([1]);
+    engine.run({ kernel: broken, outputs: [t], workgroups: [1] });
+    await expect(t.read()).rejects.toThrow(DeviceError);
+    const u = engine.zeros([1]);
+    engine.run({ kernel: broken, outputs: [u], workgroups: [1] });
+    await expect(engine.sync()).rejects.toThrow(/broken_example/);
+    engine.destroy();
   });
 });

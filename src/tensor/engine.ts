@@ -111,6 +111,7 @@ export class Engine {
   private readonly counters = { submits: 0, dispatches: 0, readbacks: 0, uploads: 0, pipelinesCompiled: 0 };
   private lostReason: string | null = null;
   private gpuError: string | null = null;
+  private pendingChecks: Promise<void>[] = [];
 
   private constructor(device: GPUDevice, info: AdapterReport, options: EngineOptions) {
     this.device = device;
@@ -201,12 +202,19 @@ export class Engine {
   /** A tensor of zeros (a clear recorded in order with the other commands). */
   zeros<D extends DType = 'f32'>(shape: readonly number[], dtype?: D): Tensor<D> {
     const t = this.empty(shape, dtype);
-    if (t.size > 0) {
-      const enc = this.commandEncoder();
-      t.pooled.lastBatch = this.batchId;
-      enc.clearBuffer(t.buffer, 0, align4(t.byteLength));
-    }
+    this.clear(t);
     return t;
+  }
+
+  /** Records zeroing `bytes` bytes of a tensor from `byteOffset` (multiples of 4; default: all of it). */
+  clear(t: Tensor, byteOffset = 0, bytes = align4(t.byteLength) - byteOffset): void {
+    if (bytes === 0) return;
+    if (byteOffset % 4 || bytes % 4 || byteOffset + bytes > align4(t.byteLength)) {
+      throw new ShapeError(`clear: range ${byteOffset}+${bytes} is not 4-byte aligned within ${t.byteLength} bytes`);
+    }
+    const enc = this.commandEncoder();
+    t.pooled.lastBatch = this.batchId;
+    enc.clearBuffer(t.buffer, byteOffset, bytes);
   }
 
   /**
@@ -260,6 +268,7 @@ export class Engine {
     const copy = staging.buffer.getMappedRange(0, bytes).slice(0);
     staging.buffer.unmap();
     this.readbackPool.release(staging);
+    await this.settleChecks();
     this.throwGPUError();
     return hostFromBytes(copy, t.dtype, t.size) as TypedArrayFor<D>;
   }
@@ -309,6 +318,8 @@ export class Engine {
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
       const code = renderWGSL(kernel, defines);
+      // Compilation errors are caught here and reported with the kernel's name and defines.
+      this.device.pushErrorScope('validation');
       let module = this.modules.get(code);
       if (!module) {
         module = this.device.createShaderModule({ code, label: kernel.name });
@@ -321,6 +332,11 @@ export class Engine {
       });
       this.pipelines.set(key, pipeline);
       this.counters.pipelinesCompiled++;
+      this.pendingChecks.push(
+        this.device.popErrorScope().then((error) => {
+          if (error) this.gpuError ??= `kernel ${key} failed to compile: ${error.message}`;
+        }),
+      );
     }
     return pipeline;
   }
@@ -344,6 +360,7 @@ export class Engine {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
     this.checkAlive();
+    await this.settleChecks();
     this.throwGPUError();
   }
 
@@ -502,6 +519,13 @@ export class Engine {
     if (this.lostReason !== null) {
       throw new DeviceError(`the GPU device was lost (${this.lostReason}); create a new engine to continue`);
     }
+  }
+
+  private async settleChecks(): Promise<void> {
+    if (this.pendingChecks.length === 0) return;
+    const checks = this.pendingChecks;
+    this.pendingChecks = [];
+    await Promise.all(checks);
   }
 
   private throwGPUError(): void {

@@ -1,2 +1,3 @@
 // Differentiable ops over Variables (see src/tensor/autograd.ts).
 export { add, mul, reshape, sub, sum } from './basic.js';
+export { softmaxCrossEntropy, type CrossEntropyOptions } from './loss.js';
