@@ -36,3 +36,17 @@ export {
   type Weights,
 } from './maskgit/weights.js';
 export { initialValues, randomWeights, seededUniform } from './maskgit/init.js';
+export * from './maskgit/schedule.js';
+export * from './maskgit/rng.js';
+export { randomStream, type RandomKind, type RandomStreamOptions } from './maskgit/random.js';
+export { sampleStep, type SampleStepOptions, type SampleStepResult } from './maskgit/sample.js';
+export { kthSmallest, remaskByConfidence, SINGLE_DISPATCH_MAX, type RemaskOptions, type SelectOptions } from './maskgit/select.js';
+export {
+  decodeTokens,
+  type DecodeConfig,
+  type DecodeOptions,
+  type DecodeStepInfo,
+  type GuidanceOptions,
+  type LogitsModel,
+} from './maskgit/decode.js';
+export { filteredDistribution, referenceDecode, referenceSample, type LogitsFn, type ReferenceOptions, type ReferenceStep } from './maskgit/reference.js';
