@@ -10,10 +10,9 @@
 // half of a 2B batch). Top-k keeps entries with fewer than k strictly larger (ties kept);
 // top-p then keeps entries whose strictly larger kept entries hold less than p of the
 // (tempered, top-k renormalised) mass. Both thresholds are found by bisection over the
-// order-preserving u32 keys of the logits, so no row is sorted.
-// Reductions: each invocation stores its partial, then every invocation folds all WG
-// partials in index order: two barriers, no subgroup size assumed, and the same result
-// on every adapter. Noise: kernels/philox.wgsl (prepended), stream (seed, 0) at counter
+// order-preserving u32 keys of the logits, so no row is sorted (32 reductions each).
+// Without filtering, one pass over the row makes both the draw and the normaliser.
+// Noise: kernels/philox.wgsl (prepended), stream (seed, 0) at counter
 // (v / 4, position, step, 0) word v % 4 for the draw, (seed, 1) at (0, position, step, 0)
 // word 0 for the confidence.
 // Defines: T (logits storage type), WG.
@@ -42,8 +41,11 @@ struct Params {
 
 const LOWEST: f32 = -3.4028234663852886e38;
 
-var<workgroup> red_v: array<f32, ${WG}>;
+var<workgroup> red_m: array<f32, ${WG}>;
+var<workgroup> red_s: array<f32, ${WG}>;
 var<workgroup> red_i: array<u32, ${WG}>;
+var<workgroup> result_f: vec2<f32>;
+var<workgroup> result_u: u32;
 var<workgroup> row_token: i32;
 
 // +inf (a var, so that no constant expression overflows f32).
@@ -67,45 +69,65 @@ fn order_key(x: f32) -> u32 {
   return select(bits | 0x80000000u, ~bits, (bits & 0x80000000u) != 0u);
 }
 
+// Reductions: every invocation stores its partial, invocation 0 folds them in index order
+// and publishes the result. Two barriers, no subgroup size assumed, the same fold order
+// (hence the same result) on every adapter.
+
 fn wg_sum(x: f32, lid: u32) -> f32 {
-  red_v[lid] = x;
+  red_s[lid] = x;
   workgroupBarrier();
-  var total = 0.0;
-  for (var k = 0u; k < ${WG}u; k++) {
-    total += red_v[k];
+  if (lid == 0u) {
+    var total = 0.0;
+    for (var k = 0u; k < ${WG}u; k++) {
+      total += red_s[k];
+    }
+    result_f.x = total;
   }
   workgroupBarrier();
-  return total;
+  return result_f.x;
 }
 
-fn wg_max(x: f32, lid: u32) -> f32 {
-  red_v[lid] = x;
+// Combines per-invocation online softmax partials (max m, sum of exp(l - m) s) into the
+// row's (max, sum of exp(l - max)).
+fn wg_softmax(m: f32, s: f32, lid: u32) -> vec2<f32> {
+  red_m[lid] = m;
+  red_s[lid] = s;
   workgroupBarrier();
-  var m = LOWEST;
-  for (var k = 0u; k < ${WG}u; k++) {
-    m = max(m, red_v[k]);
+  if (lid == 0u) {
+    var top = LOWEST;
+    for (var k = 0u; k < ${WG}u; k++) {
+      top = max(top, red_m[k]);
+    }
+    var total = 0.0;
+    for (var k = 0u; k < ${WG}u; k++) {
+      total += red_s[k] * exp(red_m[k] - top);
+    }
+    result_f = vec2<f32>(top, total);
   }
   workgroupBarrier();
-  return m;
+  return result_f;
 }
 
-// The index of the largest value; the smallest index among equals.
-fn wg_argmax(x: f32, i: u32, lid: u32) -> u32 {
-  red_v[lid] = x;
+// The index of the largest score; the smallest index among equals.
+fn wg_argmax(score: f32, i: u32, lid: u32) -> u32 {
+  red_m[lid] = score;
   red_i[lid] = i;
   workgroupBarrier();
-  var best = LOWEST;
-  var best_i = 0xffffffffu;
-  for (var k = 0u; k < ${WG}u; k++) {
-    let v = red_v[k];
-    let j = red_i[k];
-    if (v > best || (v == best && j < best_i)) {
-      best = v;
-      best_i = j;
+  if (lid == 0u) {
+    var best = LOWEST;
+    var best_i = 0xffffffffu;
+    for (var k = 0u; k < ${WG}u; k++) {
+      let v = red_m[k];
+      let j = red_i[k];
+      if (v > best || (v == best && j < best_i)) {
+        best = v;
+        best_i = j;
+      }
     }
+    result_u = best_i;
   }
   workgroupBarrier();
-  return best_i;
+  return result_u;
 }
 
 // Smallest key K such that the kept entries (key >= floor_key) with key > K hold less than
@@ -159,58 +181,75 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let base = row * p.vocab;
   let seed = seeds[image];
 
-  // Untempered log-normaliser: per-invocation online max / sum of exponentials, then combined.
+  // Untempered log-normaliser: per-invocation online max / sum of exponentials, combined.
+  // Without top-k / top-p the draw shares this pass over the row.
+  let sampling = p.temperature > 0.0;
+  let filtered = sampling && ((p.top_k > 0u && p.top_k < p.codebook) || p.top_p < 1.0);
   var m = LOWEST;
   var s = 0.0;
-  for (var v = lid; v < p.codebook; v += ${WG}u) {
-    let l = logit(base, v);
-    if (l > m) {
-      s = s * exp(m - l) + 1.0;
-      m = l;
-    } else {
-      s += exp(l - m);
-    }
-  }
-  let top = wg_max(m, lid);
-  let total = wg_sum(s * exp(m - top), lid);
-
-  // Entries with key >= keep_key take part in the draw.
-  var keep_key = 0u;
-  let sampling = p.temperature > 0.0;
-  if (sampling && p.top_k > 0u && p.top_k < p.codebook) {
-    keep_key = bisect(base, lid, 0u, f32(p.top_k), false, top);
-  }
-  if (sampling && p.top_p < 1.0) {
-    var kept_mass = 0.0;
-    for (var v = lid; v < p.codebook; v += ${WG}u) {
-      let l = logit(base, v);
-      if (order_key(l) >= keep_key) {
-        kept_mass += exp((l - top) / p.temperature);
-      }
-    }
-    let mass = wg_sum(kept_mass, lid);
-    keep_key = max(keep_key, bisect(base, lid, keep_key, p.top_p * mass, true, top));
-  }
-
-  // Gumbel-max draw (plain argmax at temperature 0), four entries per Philox block.
   var best = LOWEST;
   var best_v = 0xffffffffu;
   let blocks = (p.codebook + 3u) / 4u;
   for (var q = lid; q < blocks; q += ${WG}u) {
     var words = vec4<u32>(0u);
-    if (sampling) {
+    if (sampling && !filtered) {
       words = philox4x32_10(vec4<u32>(q, position, p.step, 0u), vec2<u32>(seed, 0u));
     }
     for (var w = 0u; w < 4u; w++) {
       let v = q * 4u + w;
       if (v < p.codebook) {
         let l = logit(base, v);
-        if (order_key(l) >= keep_key) {
+        if (l > m) {
+          s = s * exp(m - l) + 1.0;
+          m = l;
+        } else {
+          s += exp(l - m);
+        }
+        if (!filtered) {
           var score = l;
           if (sampling) {
             score = l / p.temperature + philox_gumbel(words[w]);
           }
           if (score > best) {
+            best = score;
+            best_v = v;
+          }
+        }
+      }
+    }
+  }
+  let softmax = wg_softmax(m, s, lid);
+  let top = softmax.x;
+  let total = softmax.y;
+
+  if (filtered) {
+    // Entries with key >= keep_key take part in the draw.
+    var keep_key = 0u;
+    if (p.top_k > 0u && p.top_k < p.codebook) {
+      keep_key = bisect(base, lid, 0u, f32(p.top_k), false, top);
+    }
+    if (p.top_p < 1.0) {
+      var kept_mass = 0.0;
+      for (var v = lid; v < p.codebook; v += ${WG}u) {
+        let l = logit(base, v);
+        if (order_key(l) >= keep_key) {
+          kept_mass += exp((l - top) / p.temperature);
+        }
+      }
+      let mass = wg_sum(kept_mass, lid);
+      keep_key = max(keep_key, bisect(base, lid, keep_key, p.top_p * mass, true, top));
+    }
+    // Gumbel-max draw over the kept entries, four entries per Philox block.
+    best = LOWEST;
+    best_v = 0xffffffffu;
+    for (var q = lid; q < blocks; q += ${WG}u) {
+      let words = philox4x32_10(vec4<u32>(q, position, p.step, 0u), vec2<u32>(seed, 0u));
+      for (var w = 0u; w < 4u; w++) {
+        let v = q * 4u + w;
+        if (v < p.codebook) {
+          let l = logit(base, v);
+          let score = l / p.temperature + philox_gumbel(words[w]);
+          if (order_key(l) >= keep_key && score > best) {
             best = score;
             best_v = v;
           }
