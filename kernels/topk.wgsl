@@ -84,6 +84,7 @@ struct Params {
 #endif
 
 const BINS: u32 = 256u;
+
 // +inf (a var, so that no constant expression overflows f32).
 fn infinity() -> f32 {
   var bits = 0x7f800000u;

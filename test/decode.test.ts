@@ -239,6 +239,8 @@ describe('decode options', () => {
       { classes: [1], schedule: 'quadratic' as MaskSchedule },
       { classes: [1], sampleTemperature: -1 },
       { classes: [1], topP: 0 },
+      { classes: [1], topK: 2.5 },
+      { classes: [1], choiceTemperature: Infinity },
       { classes: [1, 2], seeds: [1] },
       { classes: [1], initialTokens: new Int32Array(16).fill(16) }, // a class id is not an image token
     ];

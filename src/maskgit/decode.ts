@@ -6,7 +6,7 @@
  */
 import { ArgumentError, ShapeError } from '../errors.js';
 import type { Engine } from '../tensor/engine.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { imageTokenCount, type MaskGITConfig } from './config.js';
 import { imageSeeds } from './rng.js';
 import { sampleStep } from './sample.js';
@@ -110,9 +110,6 @@ export async function decodeTokens(model: LogitsModel, config: DecodeConfig, opt
   const schedule = options.schedule ?? 'cosine';
   const temperature = options.sampleTemperature ?? 1;
   const choiceTemperature = options.choiceTemperature ?? 4.5;
-  if (!(choiceTemperature >= 0 && Number.isFinite(choiceTemperature))) {
-    throw new ArgumentError('choiceTemperature', `must be a finite number >= 0, got ${choiceTemperature}`);
-  }
   const guidance = options.guidance;
   const scaleAt = (t: number): number => {
     if (!guidance) return 1;
@@ -198,7 +195,7 @@ export async function decodeTokens(model: LogitsModel, config: DecodeConfig, opt
 }
 
 function isTensor(x: unknown): x is Tensor<'i32'> {
-  return typeof x === 'object' && x !== null && 'engine' in x && 'shape' in x && 'dtype' in x;
+  return x instanceof Tensor;
 }
 
 /** Validates the options and finds N0 per image. */
@@ -213,8 +210,13 @@ async function planDecode(config: DecodeConfig, options: DecodeOptions): Promise
   const start = options.startStep ?? 0;
   checkSteps(steps, start);
   checkSchedule(options.schedule ?? 'cosine');
-  const temperature = options.sampleTemperature ?? 1;
-  if (!(temperature >= 0 && Number.isFinite(temperature))) throw new ArgumentError('sampleTemperature', `must be a finite number >= 0, got ${temperature}`);
+  for (const [name, value] of [['sampleTemperature', options.sampleTemperature ?? 1], ['choiceTemperature', options.choiceTemperature ?? 4.5]] as const) {
+    if (!(value >= 0 && Number.isFinite(value))) throw new ArgumentError(name, `must be a finite number >= 0, got ${value}`);
+  }
+  const topK = options.topK ?? 0;
+  if (!Number.isInteger(topK) || topK < 0) throw new ArgumentError('topK', `must be an integer >= 0 (0: off), got ${topK}`);
+  const topP = options.topP ?? 1;
+  if (!(topP > 0 && topP <= 1)) throw new ArgumentError('topP', `must be in (0, 1] (1: off), got ${topP}`);
   const guided = options.guidance !== undefined;
   if (guided) {
     if (config.nullClassId === null) throw new ArgumentError('guidance', 'this model has no null class (config.nullClassId), so it cannot be guided');

@@ -40,8 +40,8 @@ function checkRows(engine: Engine, rows: number, multiPass: boolean): void {
 /**
  * The value at ascending sorted index ranks[r] of each row of `values` [R, N] (f32), as a
  * sort would give it (equal values tie harmlessly); ranks at or past N give +inf and
- * negative ranks count as 0. One dispatch per call for N <= 2048, a radix select in ten
- * dispatches beyond.
+ * negative ranks count as 0. One dispatch for N <= 2048; beyond, a radix select in eight
+ * dispatches (four histogram passes over chunks of the rows, each followed by a digit pick).
  */
 export function kthSmallest(values: Tensor<'f32'>, ranks: Tensor<'i32'>, options: SelectOptions = {}): Tensor<'f32'> {
   const engine = values.engine;
@@ -52,9 +52,9 @@ export function kthSmallest(values: Tensor<'f32'>, ranks: Tensor<'i32'>, options
   if (ranks.dtype !== 'i32' || ranks.size !== rows) {
     throw new ShapeError(`kthSmallest: ranks must be i32 [${rows}], got ${ranks.dtype} [${ranks.shape.join(', ')}]`);
   }
+  if (length === 0 && rows > 0) throw new ShapeError('kthSmallest: rows must not be empty');
   const out = engine.empty([rows], 'f32');
   if (rows === 0) return out;
-  if (length === 0) throw new ShapeError('kthSmallest: rows must not be empty');
   const multiPass = options.multiPass === true || length > SINGLE_DISPATCH_MAX;
   checkRows(engine, rows, multiPass);
   const params = (pass: number) => [rows, length, i32(0), 0, 0, pass, 0, 0];
