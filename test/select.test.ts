@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { kthSmallest, remaskByConfidence, SINGLE_DISPATCH_MAX } from '../src/node.js';
 import { getEngine } from './helpers/engine.js';
+import { oracle } from './helpers/oracle.js';
 import { normal, randomInts, rng } from './helpers/random.js';
 
 const LENGTHS = [1, 3, 17, 257, 1025, 2048, 2049, 4096];
@@ -28,7 +29,7 @@ function hostKth(values: Float32Array, rows: number, n: number, ranks: Int32Arra
   return out;
 }
 
-describe('kthSmallest: radix select against a host sort', () => {
+describe('kthSmallest: radix select against a host sort (and tfjs topk)', () => {
   for (const n of LENGTHS) {
     for (const kind of ['random', 'ties'] as const) {
       it(`rows of ${n} (${kind})${n > SINGLE_DISPATCH_MAX ? ', multi-pass' : ''}`, async () => {
@@ -38,6 +39,14 @@ describe('kthSmallest: radix select against a host sort', () => {
         // Ranks: the ends, just past the end, a negative one, and random ones.
         const ranks = Int32Array.from([0, n - 1, n, -3, ...randomInts(rows - 4, n + 5, 0, n)]);
         const expected = hostKth(values, rows, n, ranks);
+        // The project's oracle agrees with the host sort: tfjs topk of -x gives the smallest.
+        const tf = await oracle();
+        for (let r = 0; r < rows; r++) {
+          const k = Math.max(0, ranks[r]!);
+          if (k >= n) continue;
+          const smallest = tf.neg(tf.topk(tf.neg(tf.tensor(values.subarray(r * n, (r + 1) * n))), k + 1).values).dataSync();
+          expect(smallest[k]).toBe(expected[r]);
+        }
         const v = engine.tensor(values, [rows, n]);
         const k = engine.tensor(ranks, [rows], 'i32');
         const paths = n <= SINGLE_DISPATCH_MAX ? [false, true] : [true];
