@@ -39,3 +39,17 @@ export { initialValues, randomWeights, seededUniform } from './maskgit/init.js';
 export { backward, constant, disposeGraph, parameter, record, Variable, type BackwardOptions } from './tensor/autograd.js';
 export * as grad from './tensor/grad/index.js';
 export { AdamW, warmupCosine, type AdamWOptions, type LearningRate } from './maskgit/train/optimizer.js';
+export * from './maskgit/schedule.js';
+export * from './maskgit/rng.js';
+export { randomStream, type RandomKind, type RandomStreamOptions } from './maskgit/random.js';
+export { sampleStep, type SampleStepOptions, type SampleStepResult } from './maskgit/sample.js';
+export { kthSmallest, remaskByConfidence, SINGLE_DISPATCH_MAX, type RemaskOptions, type SelectOptions } from './maskgit/select.js';
+export {
+  decodeTokens,
+  type DecodeConfig,
+  type DecodeOptions,
+  type DecodeStepInfo,
+  type GuidanceOptions,
+  type LogitsModel,
+} from './maskgit/decode.js';
+export { filteredDistribution, referenceDecode, referenceSample, type LogitsFn, type ReferenceOptions, type ReferenceStep } from './maskgit/reference.js';
