@@ -181,7 +181,7 @@ export function decodeFlaxCheckpoint(bytes: Uint8Array, source = 'checkpoint'): 
   } catch (error) {
     if (error instanceof CheckpointError) throw new CheckpointError(`${source}: ${error.message}`, { cause: error });
     const message = (error as Error).message ?? String(error);
-    const truncated = error instanceof RangeError && /insufficient data/i.test(message);
+    const truncated = error instanceof RangeError && /insufficient data|outside the bounds/i.test(message);
     throw new CheckpointError(
       truncated
         ? `${source}: truncated Flax checkpoint (the msgpack data ends early); download it again`
@@ -260,29 +260,24 @@ function writeString(out: PieceList, s: string): void {
   out.byte(...bytes);
 }
 
+/** The smallest msgpack integer encoding, as msgpack encoders choose; float64 otherwise. */
 function writeNumber(out: PieceList, v: number): void {
-  if (Number.isInteger(v) && v >= 0 && v <= 0xffffffff) {
-    if (v < 128) out.byte(v);
-    else if (v <= 0xff) out.byte(0xcc, v);
-    else if (v <= 0xffff) {
-      out.byte(0xcd);
-      out.uint(v, 2);
-    } else {
-      out.byte(0xce);
-      out.uint(v, 4);
-    }
-  } else if (Number.isInteger(v) && v < 0 && v >= -32) out.byte(v & 0xff);
-  else if (Number.isInteger(v) && v >= -0x80000000 && v < 0) {
-    const b = new Uint8Array(5);
-    b[0] = 0xd2;
-    new DataView(b.buffer).setInt32(1, v);
-    out.byte(...b);
-  } else {
-    const b = new Uint8Array(9);
-    b[0] = 0xcb;
-    new DataView(b.buffer).setFloat64(1, v);
-    out.byte(...b);
-  }
+  const b = new DataView(new ArrayBuffer(9));
+  let size: number;
+  if (Number.isSafeInteger(v) && v >= 0) {
+    if (v < 128) return out.byte(v);
+    if (v <= 0xff) return out.byte(0xcc, v);
+    if (v <= 0xffff) [size] = [3, b.setUint8(0, 0xcd), b.setUint16(1, v)];
+    else if (v <= 0xffffffff) [size] = [5, b.setUint8(0, 0xce), b.setUint32(1, v)];
+    else [size] = [9, b.setUint8(0, 0xcf), b.setBigUint64(1, BigInt(v))];
+  } else if (Number.isSafeInteger(v)) {
+    if (v >= -32) return out.byte(v & 0xff);
+    if (v >= -0x80) return out.byte(0xd0, v & 0xff);
+    if (v >= -0x8000) [size] = [3, b.setUint8(0, 0xd1), b.setInt16(1, v)];
+    else if (v >= -0x80000000) [size] = [5, b.setUint8(0, 0xd2), b.setInt32(1, v)];
+    else [size] = [9, b.setUint8(0, 0xd3), b.setBigInt64(1, BigInt(v))];
+  } else [size] = [9, b.setUint8(0, 0xcb), b.setFloat64(1, v)];
+  out.byte(...new Uint8Array(b.buffer, 0, size));
 }
 
 /** [shape, dtype, bytes] as msgpack, as the payload of extension 1. */

@@ -5,7 +5,7 @@ import type { Engine } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { FileProgress, type ProgressCallback } from './progress.js';
 import { openRemoteFile, type OpenedFile, type RemoteOptions } from './remote.js';
-import { readSafetensorsStream, type SafetensorsHeader, type SafetensorsSink } from './safetensors.js';
+import { readSafetensorsStream, type SafetensorsHeader, type SafetensorsSink, type SafetensorsTensorInfo } from './safetensors.js';
 import { storageDType, uploadTensor, type WeightDType } from './upload.js';
 
 /**
@@ -215,17 +215,17 @@ async function streamSafetensors(
   return { header, bytes: progress.loaded };
 }
 
-function uploadingSink(engine: Engine, weights: Map<string, Tensor>, dtype: () => 'f32' | 'f16'): Pick<SafetensorsSink, 'tensor'> {
+function uploadingSink(engine: Engine, weights: Map<string, Tensor>, storage: (info: SafetensorsTensorInfo) => 'f32' | 'f16'): Pick<SafetensorsSink, 'tensor'> {
   return {
     tensor: (info, data) => {
-      weights.set(info.name, engine.keep(uploadTensor(engine, info, data, dtype())));
+      weights.set(info.name, engine.keep(uploadTensor(engine, info, data, storage(info))));
     },
   };
 }
 
 export interface LoadSafetensorsOptions extends RemoteOptions {
   onProgress?: ProgressCallback;
-  /** GPU storage of float tensors (default 'auto': the file's float dtype where the adapter can store it). */
+  /** GPU storage of float tensors (default 'auto': each tensor's own float dtype where the adapter can store it). */
   dtype?: WeightDType;
 }
 
@@ -237,25 +237,18 @@ export async function loadSafetensors(
   engine: Engine,
   pathOrUrl: string | URL,
   options: LoadSafetensorsOptions = {},
-): Promise<{ tensors: Map<string, Tensor>; metadata: Readonly<Record<string, string>>; dtype: 'f32' | 'f16' }> {
+): Promise<{ tensors: Map<string, Tensor>; metadata: Readonly<Record<string, string>> }> {
   const tensors = new Map<string, Tensor>();
-  let dtype: 'f32' | 'f16' = 'f32';
   const name = String(pathOrUrl);
   try {
     const { header } = await streamSafetensors(
       () => openFile(pathOrUrl, options),
       name,
       name,
-      {
-        header: (h) => {
-          const firstFloat = h.tensors.find((t) => t.dtype === 'F32' || t.dtype === 'F16' || t.dtype === 'BF16' || t.dtype === 'F64');
-          dtype = storageDType(engine, options.dtype ?? 'auto', firstFloat?.dtype);
-        },
-        ...uploadingSink(engine, tensors, () => dtype),
-      },
+      uploadingSink(engine, tensors, (info) => storageDType(engine, options.dtype ?? 'auto', info.dtype)),
       options.onProgress,
     );
-    return { tensors, metadata: header.metadata, dtype };
+    return { tensors, metadata: header.metadata };
   } catch (error) {
     for (const t of tensors.values()) t.dispose();
     throw error;

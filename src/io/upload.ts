@@ -6,11 +6,11 @@ import type { SafetensorsDType } from './safetensors.js';
 
 /**
  * GPU storage of float weights: 'f32', 'f16' (when the adapter has shader-f16; f32 otherwise),
- * or 'auto' (the file's own float dtype when the adapter can store it, else f32).
+ * or 'auto' (f16 for F16 data when the adapter can store it, else f32).
  */
 export type WeightDType = 'f32' | 'f16' | 'auto';
 
-/** The float dtype float tensors are stored as on this engine. */
+/** What float data of `fileDType` is stored as on this engine. */
 export function storageDType(engine: Engine, requested: WeightDType, fileDType: SafetensorsDType | undefined): 'f32' | 'f16' {
   const want = requested === 'auto' ? (fileDType === 'F16' ? 'f16' : 'f32') : requested;
   return want === 'f16' && engine.hasF16 ? 'f16' : 'f32';
