@@ -36,7 +36,24 @@ export {
   type Weights,
 } from './maskgit/weights.js';
 export { initialValues, randomWeights, seededUniform } from './maskgit/init.js';
-export * from './io/safetensors.js';
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  encodeSafetensorsHeader,
+  isSafetensorsDType,
+  parseSafetensorsHeader,
+  readHeaderLength,
+  readSafetensorsFile,
+  readSafetensorsStream,
+  SAFETENSORS_MAX_HEADER_BYTES,
+  safetensorsDTypeSize,
+  type HostTensor,
+  type SafetensorsDType,
+  type SafetensorsHeader,
+  type SafetensorsSink,
+  type SafetensorsTensorInfo,
+  type TensorBytes,
+} from './io/safetensors.js';
 export {
   concatPieces,
   decodeFlaxCheckpoint,

@@ -11,7 +11,7 @@ export { setDawnFlags } from './gpu/node-gpu.js';
 export {
   installNodeFiles,
   localModelFolder,
-  openFileStream,
+  openLocalFile,
   readFileWithProgress,
   readFlaxCheckpointFile,
   writeFlaxCheckpointFile,

@@ -5,7 +5,7 @@ import type { Engine } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { FileProgress, type ProgressCallback } from './progress.js';
 import { openRemoteFile, type OpenedFile, type RemoteOptions } from './remote.js';
-import { readSafetensorsStream, type SafetensorsHeader, type SafetensorsSink, type SafetensorsTensorInfo } from './safetensors.js';
+import { readSafetensorsFile, type SafetensorsHeader, type SafetensorsSink, type SafetensorsTensorInfo } from './safetensors.js';
 import { storageDType, uploadTensor, type WeightDType } from './upload.js';
 
 /**
@@ -206,10 +206,10 @@ async function streamSafetensors(
   progress.initiate();
   const opened = await open();
   progress.total = opened.total ?? 0;
-  const header = await readSafetensorsStream(
-    opened.stream,
+  const header = await readSafetensorsFile(
+    opened,
     { ...sink, progress: (loaded, total) => progress.update(loaded, total) },
-    { total: opened.total, source: name === file ? file : `${name}/${file}` },
+    { source: name === file ? file : `${name}/${file}` },
   );
   progress.done();
   return { header, bytes: progress.loaded };

@@ -21,8 +21,12 @@ function notFound(error: unknown): boolean {
   return (error as NodeJS.ErrnoException)?.code === 'ENOENT' || (error as NodeJS.ErrnoException)?.code === 'ENOTDIR';
 }
 
-/** A file as a stream of chunks read on demand (nothing is read ahead beyond one chunk). */
-export async function openFileStream(pathOrUrl: string | URL): Promise<OpenedFile> {
+/**
+ * A file on disk: random access (readAt) and, on first use, a stream of chunks read on demand
+ * (nothing read ahead beyond one chunk). The handle closes when the stream ends or is
+ * cancelled, or on close().
+ */
+export async function openLocalFile(pathOrUrl: string | URL): Promise<OpenedFile> {
   const path = toPath(pathOrUrl);
   let handle: FileHandle;
   try {
@@ -32,7 +36,6 @@ export async function openFileStream(pathOrUrl: string | URL): Promise<OpenedFil
     throw error;
   }
   const { size } = await handle.stat();
-  let position = 0;
   let closed = false;
   const close = async () => {
     if (!closed) {
@@ -40,59 +43,72 @@ export async function openFileStream(pathOrUrl: string | URL): Promise<OpenedFil
       await handle.close();
     }
   };
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const n = Math.min(READ_CHUNK, size - position);
-        const chunk = n > 0 ? new Uint8Array(n) : null;
-        const bytesRead = chunk ? (await handle.read(chunk, 0, n, position)).bytesRead : 0;
-        if (bytesRead === 0) {
+  const readAt = async (into: Uint8Array, position: number) => (await handle.read(into, 0, into.byteLength, position)).bytesRead;
+  let stream: ReadableStream<Uint8Array> | null = null;
+  const makeStream = () => {
+    let position = 0;
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const n = Math.min(READ_CHUNK, size - position);
+          const chunk = n > 0 ? new Uint8Array(n) : null;
+          const bytesRead = chunk ? await readAt(chunk, position) : 0;
+          if (bytesRead === 0) {
+            await close();
+            controller.close();
+            return;
+          }
+          position += bytesRead;
+          controller.enqueue(chunk!.subarray(0, bytesRead));
+        } catch (error) {
           await close();
-          controller.close();
-          return;
+          throw error;
         }
-        position += bytesRead;
-        controller.enqueue(chunk!.subarray(0, bytesRead));
-      } catch (error) {
-        await close();
-        throw error;
-      }
+      },
+      cancel: close,
+    });
+  };
+  return {
+    get stream() {
+      stream ??= makeStream();
+      return stream;
     },
-    cancel: close,
-  });
-  return { stream, total: size, from: 'disk' };
+    total: size,
+    from: 'disk',
+    readAt,
+    close,
+  };
 }
 
 /** A model folder on disk. */
 export function localModelFolder(dir: string | URL): ModelFileSource {
   const path = toPath(dir);
-  return { location: path, open: (file) => openFileStream(join(path, file)) };
+  return { location: path, open: (file) => openLocalFile(join(path, file)) };
 }
 
 /** Lets loadModelWeights / loadSafetensors read paths on disk (called by the Node entry). */
 export function installNodeFiles(): void {
-  setLocalFiles({ folder: localModelFolder, open: openFileStream });
+  setLocalFiles({ folder: localModelFolder, open: openLocalFile });
 }
 
 /** Reads a whole file into one buffer, with progress events (for Flax checkpoints, which are not streamable). */
 export async function readFileWithProgress(path: string, onProgress?: ProgressCallback, name = path): Promise<Uint8Array> {
   const progress = new FileProgress(onProgress, name, path);
   progress.initiate();
-  const { stream, total } = await openFileStream(path);
-  const out = new Uint8Array(total!);
-  const reader = stream.getReader();
-  let at = 0;
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    if (at + value.byteLength > out.byteLength) throw new CheckpointError(`${path} grew while it was read`);
-    out.set(value, at);
-    at += value.byteLength;
-    progress.update(at, total);
+  const file = await openLocalFile(path);
+  try {
+    const out = new Uint8Array(file.total!);
+    for (let at = 0; at < out.byteLength; ) {
+      const n = await file.readAt!(out.subarray(at, Math.min(out.byteLength, at + READ_CHUNK)), at);
+      if (n === 0) throw new CheckpointError(`${path} shrank while it was read (${at} of ${out.byteLength} bytes)`);
+      at += n;
+      progress.update(at, out.byteLength);
+    }
+    progress.done();
+    return out;
+  } finally {
+    await file.close!();
   }
-  if (at !== out.byteLength) throw new CheckpointError(`${path} shrank while it was read (${at} of ${out.byteLength} bytes)`);
-  progress.done();
-  return out;
 }
 
 async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {

@@ -20,6 +20,14 @@ export interface OpenedFile {
   readonly total: number | undefined;
   /** Where the bytes come from. */
   readonly from: 'network' | 'cache' | 'memory' | 'disk';
+  /**
+   * Random access, for files on disk: fills `into` with the bytes at `position` and returns how
+   * many it read (0 at the end). Readers prefer it to the stream: bytes go straight into the
+   * caller's buffer, with no intermediate chunks.
+   */
+  readAt?(into: Uint8Array, position: number): Promise<number>;
+  /** Releases a file read with readAt (a stream releases it when it ends or is cancelled). */
+  close?(): Promise<void>;
 }
 
 export type FetchLike = (url: string) => Promise<Response>;

@@ -1,4 +1,5 @@
 import { CheckpointError } from '../errors.js';
+import type { OpenedFile } from './remote.js';
 
 /**
  * The safetensors format (Hugging Face): an 8-byte little-endian header length N, N bytes of
@@ -266,12 +267,14 @@ export interface SafetensorsSink {
 
 /**
  * A FIFO of received chunks. take(n) returns a view of one chunk when the n bytes lie in it
- * (no copy), else a copy; it allocates only once all n bytes have arrived, so a header that
- * claims more than the stream delivers cannot make us allocate it.
+ * (no copy), else copies them into a reused scratch buffer (valid until the next take); it
+ * allocates only once all n bytes have arrived, so a header that claims more than the stream
+ * delivers cannot make us allocate it.
  */
 class ChunkQueue {
   private chunks: Uint8Array[] = [];
   private head = 0; // offset into chunks[0]
+  private scratch = new Uint8Array(0);
   available = 0;
 
   push(chunk: Uint8Array): void {
@@ -289,7 +292,9 @@ class ChunkQueue {
       this.advance(n);
       return view;
     }
-    const out = new Uint8Array(n);
+    // Reused: fresh memory is slow to touch on some machines, and the caller copies anyway.
+    if (this.scratch.byteLength < n) this.scratch = new Uint8Array(n);
+    const out = this.scratch.subarray(0, n);
     let filled = 0;
     while (filled < n) {
       const chunk = this.chunks[0]!;
@@ -350,7 +355,7 @@ export async function readSafetensorsStream(
     await fill(8, 'the header length');
     const length = readHeaderLength(queue.take(8), total, source);
     await fill(length, 'the header');
-    const header = parseSafetensorsHeader(queue.take(length), total, source);
+    const header = parseSafetensorsHeader(queue.take(length).slice(), total, source);
     await sink.header?.(header);
     for (const t of header.tensors) {
       await fill(t.end - t.begin, `tensor "${t.name}"`);
@@ -371,5 +376,61 @@ export async function readSafetensorsStream(
     throw error;
   } finally {
     reader.releaseLock();
+  }
+}
+
+/** Fills `into` from `position`; CheckpointError when the file ends first. */
+async function readExactly(file: OpenedFile, into: Uint8Array, position: number, what: string, source: string): Promise<void> {
+  for (let at = 0; at < into.byteLength; ) {
+    const n = await file.readAt!(into.subarray(at), position + at);
+    if (n === 0) {
+      throw new CheckpointError(`${where(source)}truncated safetensors file: it ends at byte ${position + at}, in ${what}`);
+    }
+    at += n;
+  }
+}
+
+/** Random access (files on disk): each tensor is read straight into one reused buffer. */
+async function readRandomAccess(file: OpenedFile, sink: SafetensorsSink, source: string): Promise<SafetensorsHeader> {
+  const total = file.total;
+  const first8 = new Uint8Array(8);
+  if (total !== undefined && total < 8) readHeaderLength(first8.subarray(0, total), total, source);
+  await readExactly(file, first8, 0, 'the header length', source);
+  const length = readHeaderLength(first8, total, source);
+  const json = new Uint8Array(length);
+  await readExactly(file, json, 8, 'the header', source);
+  const header = parseSafetensorsHeader(json, total, source);
+  let loaded = 8 + length;
+  sink.progress?.(loaded, total);
+  await sink.header?.(header);
+  let buffer = new Uint8Array(0);
+  const piece = 16 * 1024 * 1024;
+  for (const t of header.tensors) {
+    const n = t.end - t.begin;
+    // n is within the file's size: the header was checked against it.
+    if (buffer.byteLength < n) buffer = new Uint8Array(n);
+    const bytes = buffer.subarray(0, n);
+    for (let at = 0; at < n; at += piece) {
+      const part = bytes.subarray(at, Math.min(n, at + piece));
+      await readExactly(file, part, header.dataOffset + t.begin + at, `tensor "${t.name}"`, source);
+      loaded += part.byteLength;
+      sink.progress?.(loaded, total);
+    }
+    await sink.tensor(t, bytes);
+  }
+  return header;
+}
+
+/**
+ * Reads an opened safetensors file into `sink`: by random access when the file offers it
+ * (disk), else as a stream.
+ */
+export async function readSafetensorsFile(file: OpenedFile, sink: SafetensorsSink, options: { source?: string } = {}): Promise<SafetensorsHeader> {
+  const source = options.source ?? '';
+  if (!file.readAt) return readSafetensorsStream(file.stream, sink, { total: file.total, source });
+  try {
+    return await readRandomAccess(file, sink, source);
+  } finally {
+    await file.close?.();
   }
 }
