@@ -111,6 +111,7 @@ describe('model folders on disk', () => {
     await expect(writeModelFolder(other, config, tensors)).rejects.toThrow(ArgumentError);
     await expect(writeModelFolder(other, config, tensors)).rejects.toThrow(/exists and is not a model folder/);
     expect(readdirSync(other)).toEqual(['cat.png']);
+    await expect(writeModelFolder(join(other, 'cat.png'), config, tensors)).rejects.toThrow(/cat.png is a file, not a folder/);
   });
 
   it('refuses a folder without config.json (as a crash before the config was written would leave)', async () => {

@@ -6,7 +6,7 @@ import {
   type TokenizerConfig,
   type TransformerConfig,
 } from '../maskgit/config.js';
-import { tokenizerParams, transformerParams, type ParamSpec } from '../maskgit/weights.js';
+import { tokenizerParams, transformerParams } from '../maskgit/weights.js';
 import { bf16BytesToF32, f16BytesToF32, f32BytesToF16, f64BytesToF32 } from './dtype-bytes.js';
 import { FlaxArray, flattenFlaxTree, type FlaxTree, type FlaxValue } from './flax.js';
 import type { ModelFolderConfig, ModelPart } from './model.js';
@@ -452,9 +452,4 @@ export function convertFlaxCheckpoints(
   }
   const parameters = tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
   return { config, contents, tensors, parameters };
-}
-
-/** The engine specs a converted model holds (for checks). */
-export function convertedSpecs(model: ConvertedModel): ParamSpec[] {
-  return model.tensors.map((t) => ({ name: t.name, shape: t.shape }));
 }

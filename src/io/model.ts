@@ -148,7 +148,10 @@ export function openFile(pathOrUrl: string | URL, options: RemoteOptions = {}): 
   return where.local ? localFiles!.open(pathOrUrl) : openRemoteFile(where.url, options);
 }
 
-async function readAll(opened: OpenedFile, progress: FileProgress): Promise<Uint8Array> {
+const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+/** A small file's bytes; CheckpointError past `limit` (a hostile server cannot make us hold more). */
+async function readAll(opened: OpenedFile, progress: FileProgress, limit: number, source: string): Promise<Uint8Array> {
   const reader = opened.stream.getReader();
   const chunks: Uint8Array[] = [];
   let loaded = 0;
@@ -157,6 +160,10 @@ async function readAll(opened: OpenedFile, progress: FileProgress): Promise<Uint
     if (done) break;
     chunks.push(value);
     loaded += value.byteLength;
+    if (loaded > limit) {
+      await reader.cancel();
+      throw new CheckpointError(`${source} is over ${limit} bytes: too large for a model config`);
+    }
     progress.update(loaded, opened.total);
   }
   const out = new Uint8Array(loaded);
@@ -185,13 +192,14 @@ export async function readModelConfig(source: ModelFileSource, onProgress?: Prog
     }
     throw error;
   }
-  if (opened.total !== undefined && opened.total > 16 * 1024 * 1024) {
+  const where = `${source.location}/${MODEL_CONFIG_FILE}`;
+  if (opened.total !== undefined && opened.total > MAX_CONFIG_BYTES) {
     await opened.stream.cancel();
-    throw new CheckpointError(`${source.location}/${MODEL_CONFIG_FILE} is ${opened.total} bytes: too large for a model config`);
+    throw new CheckpointError(`${where} is ${opened.total} bytes: too large for a model config`);
   }
-  const text = new TextDecoder().decode(await readAll(opened, progress));
+  const text = new TextDecoder().decode(await readAll(opened, progress, MAX_CONFIG_BYTES, where));
   progress.done();
-  return parseModelConfig(text, `${source.location}/${MODEL_CONFIG_FILE}`);
+  return parseModelConfig(text, where);
 }
 
 /** Streams an opened safetensors file into `sink`, with progress events for it. */

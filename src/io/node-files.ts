@@ -238,7 +238,9 @@ export async function writeModelFolder(
   try {
     existing = await readdir(target);
   } catch (error) {
-    if (!notFound(error)) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw new ArgumentError('out', `${dir} is a file, not a folder; choose another output folder`);
+    if (code !== 'ENOENT') throw error;
   }
   if (existing && existing.length > 0 && !(await isModelFolder(target))) {
     throw new ArgumentError('out', `${dir} exists and is not a model folder; choose another output folder or remove it`);
