@@ -4,6 +4,7 @@
 //   node scripts/measure-model.mjs load <model-dir> [f32|f16|auto]
 // Prints one JSON line: seconds, peak RSS of the process (MiB) and, for load, the engine
 // pool's peak GPU allocation (MiB).
+import { readFileSync } from 'node:fs';
 import {
   convertFlaxCheckpoints,
   createEngine,
@@ -14,7 +15,16 @@ import {
 } from '../dist/node.js';
 
 const MiB = 2 ** 20;
-const peakRss = () => Math.round((process.resourceUsage().maxRSS * 1024) / MiB);
+/** This process's peak RSS. VmHWM where there is one: maxRSS also counts the parent's before exec. */
+function peakRss() {
+  try {
+    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (kb) return Math.round((Number(kb[1]) * 1024) / MiB);
+  } catch {
+    // not Linux
+  }
+  return Math.round((process.resourceUsage().maxRSS * 1024) / MiB);
+}
 const [mode, target, ...rest] = process.argv.slice(2);
 const started = performance.now();
 const seconds = () => Number(((performance.now() - started) / 1000).toFixed(2));

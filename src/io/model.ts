@@ -3,6 +3,7 @@ import { validateConfig, type MaskGITConfig } from '../maskgit/config.js';
 import { checkWeights, tokenizerParams, transformerParams, type ParamSpec } from '../maskgit/weights.js';
 import type { Engine } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { ScratchBuffers } from './dtype-bytes.js';
 import { FileProgress, type ProgressCallback } from './progress.js';
 import { openRemoteFile, type OpenedFile, type RemoteOptions } from './remote.js';
 import { readSafetensorsFile, type SafetensorsHeader, type SafetensorsSink, type SafetensorsTensorInfo } from './safetensors.js';
@@ -224,9 +225,10 @@ async function streamSafetensors(
 }
 
 function uploadingSink(engine: Engine, weights: Map<string, Tensor>, storage: (info: SafetensorsTensorInfo) => 'f32' | 'f16'): Pick<SafetensorsSink, 'tensor'> {
+  const scratch = new ScratchBuffers();
   return {
     tensor: (info, data) => {
-      weights.set(info.name, engine.keep(uploadTensor(engine, info, data, storage(info))));
+      weights.set(info.name, engine.keep(uploadTensor(engine, info, data, storage(info), scratch)));
     },
   };
 }
