@@ -63,7 +63,7 @@ export class FlaxArray {
     return NUMPY_ITEM_SIZE[this.dtype]!;
   }
 
-  /** A float32 array's values (a view when the bytes are aligned, else a copy). */
+  /** A float32 array over `values` (its bytes, not a copy). */
   static fromFloat32(values: Float32Array, shape: readonly number[]): FlaxArray {
     return new FlaxArray(shape, 'float32', new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
   }

@@ -117,6 +117,7 @@ export function setLocalFiles(files: LocalFiles): void {
   localFiles = files;
 }
 
+/** A URL scheme: two characters or more, so a Windows drive letter (C:) is not one. */
 const SCHEME = /^[a-z][a-z0-9+.-]+:/i;
 
 function joinUrl(base: string, file: string): string {
@@ -127,7 +128,7 @@ function joinUrl(base: string, file: string): string {
 function resolveLocation(pathOrUrl: string | URL): { local: true } | { local: false; url: string } {
   const text = String(pathOrUrl);
   const isFileUrl = text.startsWith('file:');
-  const isUrl = pathOrUrl instanceof URL || (SCHEME.test(text) && !/^[a-z]:[\\/]/i.test(text));
+  const isUrl = pathOrUrl instanceof URL || SCHEME.test(text);
   if ((!isUrl || isFileUrl) && localFiles) return { local: true };
   if (isFileUrl) throw new ArgumentError('path', `${text}: file: URLs need the Node entry of @maskgit/core`);
   if (isUrl) return { local: false, url: text };
