@@ -53,3 +53,64 @@ export {
   type LogitsModel,
 } from './maskgit/decode.js';
 export { filteredDistribution, referenceDecode, referenceSample, type LogitsFn, type ReferenceOptions, type ReferenceStep } from './maskgit/reference.js';
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  encodeSafetensorsHeader,
+  isSafetensorsDType,
+  parseSafetensorsHeader,
+  readHeaderLength,
+  readSafetensorsFile,
+  readSafetensorsStream,
+  SAFETENSORS_MAX_HEADER_BYTES,
+  safetensorsDTypeSize,
+  type HostTensor,
+  type SafetensorsDType,
+  type SafetensorsHeader,
+  type SafetensorsSink,
+  type SafetensorsTensorInfo,
+  type TensorBytes,
+} from './io/safetensors.js';
+export {
+  concatPieces,
+  decodeFlaxCheckpoint,
+  encodeFlaxCheckpoint,
+  FlaxArray,
+  flattenFlaxTree,
+  type FlaxTree,
+  type FlaxValue,
+  type FlaxWriteOptions,
+} from './io/flax.js';
+export {
+  checkpointParams,
+  convertFlaxCheckpoints,
+  identifyCheckpoint,
+  sortCheckpoints,
+  type CheckpointKind,
+  type ConvertedModel,
+  type ConvertOptions,
+  type NamedCheckpoint,
+} from './io/convert.js';
+export {
+  loadModelWeights,
+  loadSafetensors,
+  modelContents,
+  modelParamSpecs,
+  modelSource,
+  openFile,
+  parseModelConfig,
+  readModelConfig,
+  MODEL_CONFIG_FILE,
+  MODEL_PARTS,
+  MODEL_WEIGHTS_FILE,
+  type LoadedWeights,
+  type LoadSafetensorsOptions,
+  type LoadWeightsOptions,
+  type ModelFileSource,
+  type ModelFolderConfig,
+  type ModelPart,
+} from './io/model.js';
+export { defaultModelCache, ModelCache, openRemoteFile, type CacheLike, type CacheStorageLike, type FetchLike, type ModelCacheOptions, type OpenedFile, type RemoteOptions } from './io/remote.js';
+export type { ProgressCallback, ProgressInfo } from './io/progress.js';
+export { storageDType, uploadTensor, type WeightDType } from './io/upload.js';
+export { loadMaskGIT, type LoadedMaskGIT, type LoadMaskGITOptions } from './maskgit/load.js';

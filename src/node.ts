@@ -1,7 +1,21 @@
 // Node entry: WebGPU comes from Dawn (the `webgpu` package).
 import { installNodeGPU } from './gpu/node-gpu.js';
+import { installNodeFiles } from './io/node-files.js';
 
 installNodeGPU();
+// Model folders and safetensors files can be read from disk paths.
+installNodeFiles();
 
 export * from './index.js';
 export { setDawnFlags } from './gpu/node-gpu.js';
+export {
+  installNodeFiles,
+  localModelFolder,
+  openLocalFile,
+  readFileWithProgress,
+  readFlaxCheckpointFile,
+  writeFlaxCheckpointFile,
+  writeModelFolder,
+  writeSafetensorsFile,
+  type WriteOptions,
+} from './io/node-files.js';

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { registerConvert } from './commands/convert.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInfo } from './commands/info.js';
 import { EXIT, exitCodeFor, formatError } from './exit.js';
@@ -14,6 +15,7 @@ const program = new Command('maskgit')
 const output = (): Output => makeOutput(program.opts<{ json?: boolean; quiet?: boolean }>());
 registerInfo(program, output);
 registerDemo(program, output);
+registerConvert(program, output);
 
 async function main(): Promise<number> {
   try {

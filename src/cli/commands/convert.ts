@@ -1,0 +1,129 @@
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { basename } from 'node:path';
+import { ArgumentError } from '../../errors.js';
+import { convertFlaxCheckpoints, sortCheckpoints, type NamedCheckpoint } from '../../io/convert.js';
+import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE } from '../../io/model.js';
+import { readFlaxCheckpointFile, writeModelFolder } from '../../io/node-files.js';
+import type { ProgressCallback } from '../../io/progress.js';
+import type { Output } from '../output.js';
+
+interface ConvertFlags {
+  out?: string;
+  dtype: string;
+  codebookSize?: string;
+  imageSize?: string;
+}
+
+function positiveInteger(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new ArgumentError(name, `must be a positive integer, got "${value}"`);
+  return n;
+}
+
+/** Progress on stderr: a bar per file on a terminal, a line per file otherwise. */
+function progressReporter(out: Output, verb: string): { onProgress: ProgressCallback; stop(): void } {
+  if (out.quiet || out.json) return { onProgress: () => undefined, stop: () => undefined };
+  let bar: SingleBar | null = null;
+  const tty = process.stderr.isTTY === true;
+  return {
+    onProgress: (p) => {
+      const mb = (n: number) => (n / 2 ** 20).toFixed(1);
+      if (p.status === 'initiate') {
+        if (tty) {
+          bar = new SingleBar({ format: `${verb} {file} [{bar}] {percentage}% {mb}/{totalMb} MiB`, stream: process.stderr, hideCursor: true });
+          bar.start(100, 0, { file: basename(p.file), mb: '0.0', totalMb: mb(p.total) });
+        }
+      } else if (p.status === 'progress') {
+        bar?.update(Math.floor(p.progress), { mb: mb(p.loaded), totalMb: mb(p.total) });
+      } else if (p.status === 'done') {
+        if (bar) {
+          bar.update(100, { mb: mb(p.loaded), totalMb: mb(p.total) });
+          bar.stop();
+          bar = null;
+        } else process.stderr.write(`${verb} ${p.file}: ${mb(p.loaded)} MiB\n`);
+      }
+    },
+    stop: () => {
+      (bar as SingleBar | null)?.stop();
+      bar = null;
+    },
+  };
+}
+
+/**
+ * `maskgit convert <flax-checkpoint> [<flax-checkpoint>] --out <dir>`: the official Flax
+ * checkpoints (transformer and/or tokenizer, in either order) to a model folder.
+ */
+export function registerConvert(program: Command, output: () => Output): void {
+  program
+    .command('convert')
+    .description('convert the official MaskGIT Flax checkpoints (transformer and/or tokenizer) into a model folder')
+    .argument('<checkpoints...>', 'one or two Flax msgpack checkpoint files, in either order')
+    .option('--out <dir>', 'output model folder (written atomically; an existing model folder is replaced)')
+    .option('--dtype <dtype>', 'weight storage: f32 or f16', 'f32')
+    .option('--codebook-size <n>', 'codebook rows, when converting a transformer without its tokenizer (default 1024)')
+    .option('--image-size <px>', 'image size, when it cannot be read off the checkpoints')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'The folder holds config.json and model.safetensors. From one checkpoint it holds that part only',
+        '(config.json "contents" says which); loading a full model from it then says what is missing.',
+        '',
+        'Examples:',
+        '  $ maskgit convert maskgit_imagenet256_checkpoint tokenizer_imagenet256_checkpoint --out models/maskgit-256',
+        '  $ maskgit convert tokenizer_imagenet256_checkpoint --out models/tokenizer-256 --dtype f16',
+      ].join('\n'),
+    )
+    .action(async (files: string[], flags: ConvertFlags) => {
+      const out = output();
+      if (!flags.out) throw new ArgumentError('--out', 'is required: the model folder to write (e.g. --out models/maskgit-256)');
+      if (files.length > 2) throw new ArgumentError('checkpoints', `give one or two checkpoint files, got ${files.length}`);
+      if (flags.dtype !== 'f32' && flags.dtype !== 'f16') throw new ArgumentError('--dtype', `must be f32 or f16, got "${flags.dtype}"`);
+      const codebookSize = positiveInteger('--codebook-size', flags.codebookSize);
+      const imageSize = positiveInteger('--image-size', flags.imageSize);
+      const started = performance.now();
+      const reading = progressReporter(out, 'reading');
+      const checkpoints: NamedCheckpoint[] = [];
+      try {
+        for (const file of files) checkpoints.push({ tree: await readFlaxCheckpointFile(file, reading.onProgress), source: file });
+      } finally {
+        reading.stop();
+      }
+      const model = convertFlaxCheckpoints(sortCheckpoints(checkpoints), { dtype: flags.dtype, codebookSize, imageSize });
+      const writing = progressReporter(out, 'writing');
+      try {
+        await writeModelFolder(flags.out, model.config, model.tensors, { onProgress: writing.onProgress });
+      } finally {
+        writing.stop();
+      }
+      const c = model.config;
+      const summary = {
+        out: flags.out,
+        files: [MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE],
+        contents: model.contents,
+        dtype: c.dtype,
+        parameters: model.parameters,
+        imageSize: c.imageSize,
+        codebookSize: c.codebookSize,
+        numClasses: c.numClasses,
+        transformer: model.contents.includes('transformer') ? c.transformer : null,
+        tokenizer: model.contents.includes('tokenizer') ? c.tokenizer : null,
+        seconds: Number(((performance.now() - started) / 1000).toFixed(2)),
+      };
+      out.result(summary, () =>
+        [
+          `wrote ${flags.out} (${model.contents.join(' + ')}, ${(model.parameters / 1e6).toFixed(2)}M parameters, ${c.dtype}) in ${summary.seconds} s`,
+          model.contents.includes('transformer')
+            ? `  transformer: ${c.transformer.numLayers} layers, hidden ${c.transformer.hiddenSize}, ${c.transformer.numHeads} heads, mlp ${c.transformer.mlpSize}, vocab ${c.transformer.vocabSize}`
+            : '  transformer: not converted',
+          model.contents.includes('tokenizer')
+            ? `  tokenizer: filters ${c.tokenizer.filters}, multipliers [${c.tokenizer.channelMultipliers.join(', ')}], ${c.tokenizer.numResBlocks} res blocks, codebook ${c.tokenizer.codebookSize} x ${c.tokenizer.embeddingDim}`
+            : '  tokenizer: not converted',
+          `  image ${c.imageSize} px, ${c.numClasses} classes, mask token ${c.maskTokenId}`,
+        ].join('\n'),
+      );
+    });
+}
