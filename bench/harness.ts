@@ -14,6 +14,30 @@ export interface BenchRow {
   [extra: string]: unknown;
 }
 
+/**
+ * A peer measured alone (no kernel of ours to compare with: peer baselines and peer
+ * self-checks). `peer_kernel` instead of `kernel` keeps these records apart from BenchRows in
+ * the JSON stream. peer_ms is null for an untimed correctness check.
+ */
+export interface PeerRow {
+  peer_kernel: string;
+  shape: string;
+  dtype: string;
+  peer: string;
+  peer_ms: number | null;
+  /** The peer's throughput, when the work has a FLOP count and was timed. */
+  gflops: number | null;
+  /** Max abs error against a plain JS reference on the same inputs; null if not checked. */
+  max_abs_error: number | null;
+  /** Max |reference|, the scale to read the error against. */
+  max_abs_reference: number | null;
+  /** Whether the peer's device had the subgroups feature, where that matters. */
+  subgroups?: boolean;
+  /** Why the peer failed to build or run this (then peer_ms and the errors are null). */
+  failure?: string;
+  [extra: string]: unknown;
+}
+
 export interface BenchOptions {
   json: boolean;
   runs: number;
@@ -24,6 +48,8 @@ export interface BenchContext {
   engine: Engine;
   options: BenchOptions;
   emit(row: BenchRow): void;
+  /** Records a peer-only measurement or check (see PeerRow). */
+  emitPeer(row: PeerRow): void;
   log(line: string): void;
 }
 
@@ -73,5 +99,26 @@ export function formatTable(rows: BenchRow[]): string {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 || i === 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+export function formatPeerTable(rows: PeerRow[]): string {
+  const header = ['peer kernel', 'shape', 'dtype', 'peer', 'subgroups', 'peer ms', 'GFLOP/s', 'max abs err', 'max |ref|', 'note'];
+  const num = (v: number | null, digits: number) => (v === null ? '-' : Number.isFinite(v) ? v.toFixed(digits) : String(v));
+  const body = rows.map((r) => [
+    r.peer_kernel,
+    r.shape,
+    r.dtype,
+    r.peer,
+    typeof r.subgroups === 'boolean' ? (r.subgroups ? 'yes' : 'no') : '-',
+    num(r.peer_ms, 2),
+    num(r.gflops, 2),
+    r.max_abs_error === null ? '-' : r.max_abs_error.toExponential(2),
+    num(r.max_abs_reference, 3),
+    typeof r.failure === 'string' ? r.failure.slice(0, 60) : '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const left = new Set([0, 1, 2, 3, 4, 9]);
+  const line = (cells: string[]) => cells.map((c, i) => (left.has(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }

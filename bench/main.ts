@@ -3,6 +3,7 @@
 //   npm run bench -- [--json] [--only kernels,conv,...] [--runs N] [--warmup N] [--list]
 import { createEngine } from '../src/node.js';
 import { formatTable, type BenchContext, type BenchRow } from './harness.js';
+import { formatPeerTable, type PeerRow } from './harness.js';
 import { GROUPS } from './groups/index.js';
 
 function parseArgs(argv: string[]) {
@@ -34,6 +35,7 @@ async function main(): Promise<number> {
   if (unknown.length) throw new Error(`unknown group(s) ${unknown.join(', ')}; groups: ${GROUPS.map((g) => g.name).join(', ')}`);
   const engine = await createEngine();
   const rows: BenchRow[] = [];
+  const peerRows: PeerRow[] = [];
   const log = (line: string) => {
     if (!args.json) console.error(line);
   };
@@ -46,6 +48,11 @@ async function main(): Promise<number> {
       if (args.json) console.log(JSON.stringify(row));
       else log(`  ${row.kernel} ${row.shape}: ours ${row.ours_ms.toFixed(2)} ms${row.peer ? `, ${row.peer} ${row.peer_ms?.toFixed(2)} ms` : ''}`);
     },
+    emitPeer(row) {
+      peerRows.push(row);
+      if (args.json) console.log(JSON.stringify(row));
+      else log(`  ${row.peer_kernel} ${row.shape} ${row.dtype}: ${row.peer}${row.peer_ms === null ? '' : ` ${row.peer_ms.toFixed(2)} ms`}${row.max_abs_error === null ? '' : `, max abs error ${row.max_abs_error.toExponential(2)}`}${row.failure ? `, failed: ${row.failure}` : ''}`);
+    },
     log,
   };
   for (const group of GROUPS) {
@@ -54,6 +61,7 @@ async function main(): Promise<number> {
     await group.run(ctx);
   }
   if (!args.json) console.log('\n' + formatTable(rows));
+  if (!args.json && peerRows.length) console.log('\n' + formatPeerTable(peerRows));
   return 0;
 }
 

@@ -1,7 +1,9 @@
 import type { BenchGroup } from '../harness.js';
 import { decodeKernelsGroup } from './decode-kernels.js';
 import { engineGroup } from './engine.js';
+import { peersGroup } from './peers.js';
 
 /** Every benchmark group, in the order `npm run bench` runs them. */
 export const GROUPS: BenchGroup[] = [engineGroup];
 GROUPS.push(decodeKernelsGroup);
+GROUPS.push(peersGroup);
