@@ -1,9 +1,11 @@
 import type { BenchGroup } from '../harness.js';
 import { decodeKernelsGroup } from './decode-kernels.js';
 import { engineGroup } from './engine.js';
+import { kernelsGroup } from './kernels.js';
 import { peersGroup } from './peers.js';
 
 /** Every benchmark group, in the order `npm run bench` runs them. */
 export const GROUPS: BenchGroup[] = [engineGroup];
+GROUPS.push(kernelsGroup);
 GROUPS.push(decodeKernelsGroup);
 GROUPS.push(peersGroup);
