@@ -1,2 +1,3 @@
 export { add, binary, cast, div, maximum, minimum, mul, sub, type BinaryOp } from './elementwise.js';
 export { max, sum } from './reduce.js';
+export { conv2d, convTile, fixedSubgroupSize, type Conv2dOptions, type ConvTile, type FloatDType } from './conv.js';
