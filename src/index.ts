@@ -36,3 +36,7 @@ export {
   type Weights,
 } from './maskgit/weights.js';
 export { initialValues, randomWeights, seededUniform } from './maskgit/init.js';
+export { Conv2d, type Conv2dCall } from './nn/conv2d.js';
+export { GroupNorm } from './nn/groupnorm.js';
+export { ResBlock, type NormOptions } from './nn/resblock.js';
+export { Decoder, Encoder, VectorQuantizer, VQGANTokenizer } from './maskgit/tokenizer.js';
