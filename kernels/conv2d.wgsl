@@ -25,12 +25,15 @@
 // every update of a loop-carried value is a masked store), STORE (the epilogue calls).
 //
 // Defines: T (storage type), TX, PIX, K (1 or 3), VEC_IN (Cin % 4 == 0: vec4 input loads),
-// SUBGROUP / PORTABLE, WV (the weight load type), VEC_W (Cout % 4 == 0: the portable path
+// TEX (subgroup path, WPL = 4: x and w are read through textures, see above), SUBGROUP /
+// PORTABLE, WV / WF (the weight load type in storage / in f32), VEC_W (Cout % 4 == 0: the portable path
 // loads weights as vec4), and the generated
 // DECLARE, COLUMNS, MAC, STORE. Upsampling, bias, residual and clamp are run-time params:
 // they cost a shift or a uniform branch, and keep the number of compiled variants small.
 
-#if ${VEC_IN}
+#if ${TEX}
+alias XV = vec4<f32>;
+#elif ${VEC_IN}
 alias XV = vec4<${T}>;
 #else
 alias XV = ${T};
@@ -47,10 +50,19 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+#if ${TEX}
+// Inputs through the texture units: x as a 3-D texture [Cin/4, W, B*H] of texels of 4
+// channels, the weights as a 2-D texture [Cout/4, K*K*Cin] (WPL = 4: a texel per lane).
+@group(0) @binding(3) var xt: texture_3d<f32>;
+@group(0) @binding(4) var wt: texture_2d<f32>;
+@group(0) @binding(1) var<storage, read> bias: array<${T}>;  // w when there is no bias
+@group(0) @binding(2) var<storage, read> res: array<${T}>;   // w when there is no residual
+#else
 @group(0) @binding(1) var<storage, read> x: array<XV>;
 @group(0) @binding(2) var<storage, read> w: array<${WV}>;
 @group(0) @binding(3) var<storage, read> bias: array<${T}>;  // x when there is no bias
 @group(0) @binding(4) var<storage, read> res: array<${T}>;   // x when there is no residual
+#endif
 @group(0) @binding(5) var<storage, read_write> out: array<${T}>;
 
 // The epilogue for one output value: bias, residual, clamp, store (skipped past the row or
@@ -70,16 +82,50 @@ fn store(ox: u32, row: u32, c: u32, value: f32) {
   out[pixel * p.cout + c] = ${T}(clamp(s, p.lo, p.hi));
 }
 
-// Input column ox + j - PAD of tap row row_base, clamped into the image, and whether it is inside.
+// Where input column ox + j - PAD of a tap row is (clamped into the image): for buffers the
+// element offset of its first channel group, for textures its x coordinate.
 fn column(row_base: u32, ox: u32, j: u32) -> u32 {
-  let ix = clamp(i32(ox + j) - PAD, 0, i32(p.out_w) - 1);
-  return (row_base + (u32(ix) >> p.up)) * p.cin_v;
+  let ix = u32(clamp(i32(ox + j) - PAD, 0, i32(p.out_w) - 1)) >> p.up;
+#if ${TEX}
+  return ix;
+#else
+  return (row_base + ix) * p.cin_v;
+#endif
+}
+
+// The tap row's base: the first pixel's offset (buffers) or its texture depth coordinate.
+fn tap_row(b: u32, iy: u32) -> u32 {
+#if ${TEX}
+  return b * p.in_h + (iy >> p.up);
+#else
+  return (b * p.in_h + (iy >> p.up)) * p.in_w;
+#endif
+}
+
+// Channel group ci of a column.
+fn fetch(col: u32, row_base: u32, ci: u32) -> XV {
+#if ${TEX}
+  return textureLoad(xt, vec3<u32>(ci, col, row_base), 0);
+#else
+  return x[col + ci];
+#endif
 }
 
 fn inside(ox: u32, j: u32) -> bool {
   let ix = i32(ox + j) - PAD;
   return ix >= 0 && ix < i32(p.out_w);
 }
+
+#if ${SUBGROUP}
+// This lane's weights of GEMM row k (k = (ky * K + kx) * Cin + cin): WPL channels from wcol * WPL.
+fn weight_row(k: u32, wcol: u32) -> ${WF} {
+#if ${TEX}
+  return textureLoad(wt, vec2<u32>(wcol, k), 0);
+#else
+  return ${WF}(w[k * p.cout_v + wcol]);
+#endif
+}
+#endif
 
 #if ${PORTABLE}
 // Portable path: weights of GEMM row k for output channels 4*cv .. 4*cv+3.
@@ -124,7 +170,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     if (iy < 0 || iy >= i32(p.out_h)) {
       continue;  // uniform: the whole tap row is padding
     }
-    let row_base = (b * p.in_h + (u32(iy) >> p.up)) * p.in_w;
+    let row_base = tap_row(b, u32(iy));
     // Padding checks hoisted out of the channel loop.
     ${COLUMNS}
     let krow = ky * ${K}u * p.cin;

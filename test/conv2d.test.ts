@@ -36,6 +36,11 @@ const CASES: Case[] = [
   { shape: [2, 4, 3, 32], k: 3, cout: 32, upsample: true, bias: true },
   { shape: [1, 3, 5, 12], k: 3, cout: 20, upsample: true, residual: true },
   { shape: [1, 33, 40, 16], k: 3, cout: 40, bias: true },
+  // Channel counts whose texel rows are 256-byte aligned: the subgroup path reads x and w through textures.
+  { shape: [2, 7, 5, 64], k: 3, cout: 64, bias: true, residual: true },
+  { shape: [1, 5, 9, 128], k: 1, cout: 64, residual: true },
+  { shape: [2, 4, 3, 64], k: 3, cout: 128, upsample: true, bias: true, clamp: [-0.5, 0.5] },
+  { shape: [1, 3, 17, 128], k: 3, cout: 128 },
 ];
 
 const describeCase = (c: Case) =>
@@ -102,7 +107,7 @@ describe('conv2d (oracle: tfjs-core CPU conv2d)', () => {
   it('f16 storage (f32 accumulation) agrees with the oracle on f16-rounded inputs', { timeout: 3 * COMPILE_TIMEOUT }, async () => {
     const engine = await getEngine();
     if (!engine.hasF16) return;
-    for (const c of [CASES[0]!, CASES[2]!, CASES[5]!, CASES[9]!, CASES[7]!]) await check(engine, c, 'f16');
+    for (const c of [CASES[0]!, CASES[2]!, CASES[5]!, CASES[9]!, CASES[7]!, CASES[13]!, CASES[15]!]) await check(engine, c, 'f16');
   });
 
   it('the portable path (no subgroups) agrees with the oracle', { timeout: 3 * COMPILE_TIMEOUT }, async () => {

@@ -235,6 +235,18 @@ describe('VQGAN tokenizer (oracle: the same network from tfjs-core CPU ops)', ()
     const back = tokenizer.encode(pixels);
     expect(back.shape).toEqual([1, 4]);
     expect((await back.read()).every((t) => t >= 0 && t < 1024)).toBe(true);
+    // Its convs read through pooled textures: a second round allocates no buffer and no texture.
+    const round = async () => {
+      engine.tidy(() => void tokenizer.encode(tokenizer.decode(tokens)));
+      await engine.sync();
+    };
+    await round();
+    const before = engine.stats();
+    await round();
+    const after = engine.stats();
+    expect(after.pool.allocations).toBe(before.pool.allocations);
+    expect(after.textures.allocations).toBe(before.textures.allocations);
+    expect(after.textures.bytesInUse).toBe(0);
     for (const t of weights.values()) t.dispose();
   });
 });

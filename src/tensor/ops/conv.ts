@@ -3,6 +3,7 @@ import { ShapeError } from '../../errors.js';
 import { f32, type Engine } from '../engine.js';
 import { defineKernel } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
+import type { PooledTexture } from '../texture-pool.js';
 
 const CONV2D = defineKernel('conv2d', conv2dSource);
 
@@ -31,6 +32,8 @@ export interface ConvTile {
   wpl: number;
   /** Portable path: vec4 channel groups per lane; the channel tile is 4 * nv. */
   nv: number;
+  /** Subgroup path with wpl 4: read x and w through textures (see textureLayout). */
+  tex?: boolean;
 }
 
 /** The subgroup size every subgroup of this adapter has, or 0 when it may vary or there are no subgroups. */
@@ -46,20 +49,38 @@ export function fixedSubgroupSize(engine: Engine): number {
  * each loaded input more, within what registers hold (about 32 accumulators on CPU
  * adapters). Lanes cover the row, no more than it needs, in whole subgroups.
  */
-export function convTile(engine: Engine, outW: number, cout: number): ConvTile {
+export function convTile(engine: Engine, outW: number, cout: number, textures = false): ConvTile {
   const sg = fixedSubgroupSize(engine);
   const pix = 2;
-  // Lanes: a power of two times the SIMD width (few compiled variants), no more than the row needs.
-  const lanes = (unit: number) => Math.min(64, unit * 2 ** Math.ceil(Math.log2(Math.max(1, outW / pix / unit))));
   if (sg > 0 && sg <= 16) {
-    // 2 pixels x 2*sg channels: 32 accumulators on CPU adapters, where each loaded weight
-    // then feeds 2 pixels and each loaded input 2*sg channels. Larger tiles load less per
-    // product but compile several times slower (the tile is unrolled).
+    // Each lane: 2 pixels x sg * wpl channels. Through textures (a texel fetch is a vector
+    // load on CPU adapters) 4 channels per lane pay: 2 x 32 accumulators. From storage
+    // buffers (a scalar load per lane and component) 2 per lane balance loads and registers.
+    // Larger tiles compile several times slower (the tile is unrolled) for little gain.
+    if (textures) return { tx: sg, pix, sg, wpl: 4, nv: 0, tex: true };
     const wpl = cout % 2 === 0 && cout > sg ? 2 : 1;
-    return { tx: lanes(sg), pix, sg, wpl, nv: 0 };
+    return { tx: sg, pix, sg, wpl, nv: 0 };
   }
   const nv = cout > 4 ? 2 : 1;
-  return { tx: lanes(8), pix, sg: 0, wpl: 1, nv };
+  // Lanes: a power of two times 8, no more than the row needs (GPUs want wide workgroups).
+  const tx = Math.min(64, 8 * 2 ** Math.ceil(Math.log2(Math.max(1, outW / pix / 8))));
+  return { tx, pix, sg: 0, wpl: 1, nv };
+}
+
+/**
+ * Whether a conv can read through textures: the subgroup path, channel counts whose rows
+ * of texels are whole multiples of 256 bytes (copyBufferToTexture's row alignment), and
+ * sizes within the texture limits.
+ */
+function texturesFit(engine: Engine, dtype: FloatDType, shape: readonly number[], k: number, cout: number): boolean {
+  const [B, H, W, cin] = shape as [number, number, number, number];
+  const sg = fixedSubgroupSize(engine);
+  const align = dtype === 'f32' ? 64 : 128; // channels per 256 bytes
+  const { maxTextureDimension2D: max2, maxTextureDimension3D: max3 } = engine.device.limits;
+  return (
+    sg > 0 && sg <= 16 && cin % align === 0 && cout % align === 0 && cout >= 4 * sg &&
+    cin / 4 <= max3 && W <= max3 && B * H <= max3 && cout / 4 <= max2 && k * k * cin <= max2
+  );
 }
 
 type Generated = { DECLARE: string; COLUMNS: string; MAC: string; STORE: string };
@@ -67,7 +88,7 @@ const generated = new Map<string, Generated>();
 
 /** The straight-line pieces of the conv2d kernel for one tiling (see kernels/conv2d.wgsl). */
 function generate(tile: ConvTile, k: number, vecIn: boolean): Generated {
-  const key = `${tile.pix},${tile.sg},${tile.wpl},${tile.nv},${k},${vecIn}`;
+  const key = `${tile.pix},${tile.sg},${tile.wpl},${tile.nv},${k},${vecIn},${!!tile.tex}`;
   let pieces = generated.get(key);
   if (!pieces) generated.set(key, (pieces = writePieces(tile, k, vecIn)));
   return pieces;
@@ -87,14 +108,14 @@ function writePieces(tile: ConvTile, k: number, vecIn: boolean): Generated {
     .map((j) => `let col${j} = column(row_base, ox, ${j}u);\n    let ok${j} = inside(ox, ${j}u);`)
     .join('\n    ');
   const mac: string[] = [];
-  mac.push(...range(ncol).map((j) => `let v${j} = select(XV(0.0), x[col${j} + ci], ok${j});`));
+  mac.push(...range(ncol).map((j) => `let v${j} = select(XV(0.0), fetch(col${j}, row_base, ci), ok${j});`));
   mac.push(...cells.map((c) => `var t${c} = ${acc}(0.0);`));
   for (let kx = 0; kx < k; kx++) {
     steps.forEach((comp, q) => {
       const row = `kc + ${kx}u * p.cin + ${q}u`;
       const body: string[] = [];
       if (subgroup) {
-        body.push(`let wl = ${acc}(w[(${row}) * p.cout_v + wcol]);`);
+        body.push(`let wl = weight_row(${row}, wcol);`);
         for (const s of range(sg)) {
           body.push(`let b${s} = subgroupBroadcast(wl, ${s}u);`);
           for (const px of range(pix)) body.push(`t${px}_${s} = fma(${acc}(f32(v${px + kx}${comp})), b${s}, t${px}_${s});`);
@@ -153,15 +174,31 @@ export function conv2d<D extends FloatDType>(x: Tensor<D>, w: Tensor<D>, options
   if (B * outH > engine.device.limits.maxComputeWorkgroupsPerDimension) {
     throw new ShapeError(`conv2d: batch x height ${B * outH} exceeds ${engine.device.limits.maxComputeWorkgroupsPerDimension}; split the batch`);
   }
-  const t = tile ?? convTile(engine, outW, cout);
+  const t = tile ?? convTile(engine, outW, cout, texturesFit(engine, x.dtype, x.shape, kh, cout));
   const subgroup = t.sg > 0;
   if (subgroup && (t.tx % t.sg !== 0 || cout % t.wpl !== 0)) throw new ShapeError(`conv2d: tile ${JSON.stringify(t)} does not fit Cout ${cout}`);
+  const tex = !!t.tex;
+  if (tex && (t.wpl !== 4 || !texturesFit(engine, x.dtype, x.shape, kh, cout))) throw new ShapeError(`conv2d: tile ${JSON.stringify(t)} cannot read these shapes through textures`);
   const vecIn = cin % 4 === 0;
   const vecW = cout % 4 === 0;
   const ctile = subgroup ? t.sg * t.wpl : 4 * t.nv;
   const coutV = subgroup ? cout / t.wpl : Math.ceil(cout / 4);
+  const wf = subgroup && t.wpl > 1 ? `vec${t.wpl}<f32>` : 'f32';
   const wv = subgroup ? (t.wpl === 1 ? x.dtype : `vec${t.wpl}<${x.dtype}>`) : vecW ? `vec4<${x.dtype}>` : x.dtype;
   const [lo, hi] = options.clamp ?? [-Infinity, Infinity];
+  // Absent bias / residual bind another read-only operand in their place (never read).
+  const stand = tex ? w : x;
+  const operands = [options.bias ?? stand, options.residual ?? stand];
+  let textures: PooledTexture[] = [];
+  if (tex) {
+    const format = x.dtype === 'f32' ? 'rgba32float' : 'rgba16float';
+    const texel = x.dtype === 'f32' ? 16 : 8;
+    const xs: [number, number, number] = [cin / 4, W, B * H];
+    const ws: [number, number, number] = [cout / 4, kh * kh * cin, 1];
+    textures = [engine.textures.acquire({ format, dimension: '3d', size: xs }), engine.textures.acquire({ format, dimension: '2d', size: ws })];
+    engine.copyToTexture(x, textures[0]!.texture, { bytesPerRow: xs[0] * texel, rowsPerImage: W }, xs);
+    engine.copyToTexture(w, textures[1]!.texture, { bytesPerRow: ws[0] * texel, rowsPerImage: ws[1] }, ws);
+  }
   engine.run({
     kernel: CONV2D,
     defines: {
@@ -170,20 +207,24 @@ export function conv2d<D extends FloatDType>(x: Tensor<D>, w: Tensor<D>, options
       PIX: t.pix,
       K: kh,
       VEC_IN: vecIn,
+      TEX: tex,
       SUBGROUP: subgroup,
       PORTABLE: !subgroup,
       SG: t.sg,
       NV: t.nv,
       CTILE: ctile,
       WV: wv,
+      WF: wf,
       VEC_W: vecW,
       ...generate(t, kh, vecIn),
     },
     params: [H, W, cin, cout, outH, outW, vecIn ? cin / 4 : cin, coutV, up - 1, options.bias ? 1 : 0, options.residual ? 1 : 0, f32(lo), f32(hi)],
-    // Absent bias / residual bind x in their place (never read).
-    inputs: [x, w, options.bias ?? x, options.residual ?? x],
+    inputs: tex ? operands : [x, w, ...operands],
+    textures: textures.map((p) => p.view),
     outputs: [out],
     workgroups: [Math.ceil(outW / (t.tx * t.pix)), B * outH, Math.ceil(cout / ctile)],
   });
+  // Recorded: the next user's copy into these textures runs after this dispatch.
+  for (const p of textures) engine.textures.release(p);
   return out;
 }
