@@ -1,5 +1,7 @@
 import type { BenchGroup } from '../harness.js';
 import { engineGroup } from './engine.js';
+import { convGroup } from './conv.js';
 
 /** Every benchmark group, in the order `npm run bench` runs them. */
 export const GROUPS: BenchGroup[] = [engineGroup];
+GROUPS.push(convGroup);

@@ -67,6 +67,11 @@ export function convTile(engine: Engine, outW: number, cout: number, textures = 
   return { tx, pix, sg: 0, wpl: 1, nv };
 }
 
+/** The tiling conv2d uses for x [B, H, W, Cin] and a K x K kernel to Cout channels (output width outW). */
+export function chooseConvTile(engine: Engine, dtype: FloatDType, xShape: readonly number[], k: number, cout: number, outW: number): ConvTile {
+  return convTile(engine, outW, cout, texturesFit(engine, dtype, xShape, k, cout));
+}
+
 /**
  * Whether a conv can read through textures: the subgroup path, channel counts whose rows
  * of texels are whole multiples of 256 bytes (copyBufferToTexture's row alignment), and
@@ -174,7 +179,7 @@ export function conv2d<D extends FloatDType>(x: Tensor<D>, w: Tensor<D>, options
   if (B * outH > engine.device.limits.maxComputeWorkgroupsPerDimension) {
     throw new ShapeError(`conv2d: batch x height ${B * outH} exceeds ${engine.device.limits.maxComputeWorkgroupsPerDimension}; split the batch`);
   }
-  const t = tile ?? convTile(engine, outW, cout, texturesFit(engine, x.dtype, x.shape, kh, cout));
+  const t = tile ?? chooseConvTile(engine, x.dtype, x.shape, kh, cout, outW);
   const subgroup = t.sg > 0;
   if (subgroup && (t.tx % t.sg !== 0 || cout % t.wpl !== 0)) throw new ShapeError(`conv2d: tile ${JSON.stringify(t)} does not fit Cout ${cout}`);
   const tex = !!t.tex;

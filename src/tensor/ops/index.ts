@@ -1,6 +1,6 @@
 export { add, binary, cast, div, maximum, minimum, mul, sub, type BinaryOp } from './elementwise.js';
 export { max, sum } from './reduce.js';
-export { conv2d, convTile, fixedSubgroupSize, type Conv2dOptions, type ConvTile, type FloatDType } from './conv.js';
+export { chooseConvTile, conv2d, convTile, fixedSubgroupSize, type Conv2dOptions, type ConvTile, type FloatDType } from './conv.js';
 export { groupNorm, type GroupNormOptions } from './groupnorm.js';
 export { avgPool2x2, upsampleNearest2x } from './resample.js';
 export { codebookLookup, vqNearest } from './vq.js';
