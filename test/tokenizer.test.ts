@@ -210,6 +210,27 @@ describe('VQGAN tokenizer (oracle: the same network from tfjs-core CPU ops)', ()
     expect(after.allocations).toBe(before.allocations); // the pool serves every step: no new GPU buffers
   });
 
+  it('f16 weights and activations follow the f32 tokenizer', { timeout: TIMEOUT }, async () => {
+    const engine = await getEngine();
+    if (!engine.hasF16) return;
+    const host = hostWeights(TINY, 13);
+    const f32 = VQGANTokenizer.fromWeights(upload(engine, host), TINY);
+    const f16 = VQGANTokenizer.fromWeights(new Map([...host].map(([name, { values, shape }]) => [name, engine.keep(engine.tensor(values, shape, 'f16'))])), TINY);
+    expect(f16.dtype).toBe('f16');
+    const tokens = engine.tensor(randomInts(2 * 16, 14, 0, 16), [2, 16], 'i32');
+    const a = await f32.decode(tokens).read();
+    const half = f16.decode(tokens);
+    expect(half.dtype).toBe('f32');
+    const b = await half.read();
+    const error = maxAbsError(b, a).error;
+    console.log(`tiny tokenizer, f16 vs f32 decode: max abs error ${error.toExponential(2)}`);
+    // Weights and every activation rounded to f16 (2^-11 relative) through 24 layers, with
+    // GroupNorm renormalising each time: errors of a few 1e-3 on pixels in [0, 1].
+    expect(error).toBeLessThan(2e-2);
+    const pixels = engine.tensor(uniform(2 * 16 * 16 * 3, 15, 0, 1), [2, 16, 16, 3]);
+    expect((await f16.encode(pixels).read()).every((t) => t >= 0 && t < 16)).toBe(true);
+  });
+
   it('checks its weights and inputs', { timeout: TIMEOUT }, async () => {
     const engine = await getEngine();
     const weights = upload(engine, hostWeights(TINY, 5));
