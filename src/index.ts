@@ -114,3 +114,7 @@ export { defaultModelCache, ModelCache, openRemoteFile, type CacheLike, type Cac
 export type { ProgressCallback, ProgressInfo } from './io/progress.js';
 export { storageDType, uploadTensor, type WeightDType } from './io/upload.js';
 export { loadMaskGIT, type LoadedMaskGIT, type LoadMaskGITOptions } from './maskgit/load.js';
+export { Conv2d, type Conv2dCall } from './nn/conv2d.js';
+export { GroupNorm } from './nn/groupnorm.js';
+export { ResBlock, type NormOptions } from './nn/resblock.js';
+export { Decoder, Encoder, VectorQuantizer, VQGANTokenizer } from './maskgit/tokenizer.js';

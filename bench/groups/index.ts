@@ -1,4 +1,5 @@
 import type { BenchGroup } from '../harness.js';
+import { convGroup } from './conv.js';
 import { decodeKernelsGroup } from './decode-kernels.js';
 import { engineGroup } from './engine.js';
 import { kernelsGroup } from './kernels.js';
@@ -7,5 +8,6 @@ import { peersGroup } from './peers.js';
 /** Every benchmark group, in the order `npm run bench` runs them. */
 export const GROUPS: BenchGroup[] = [engineGroup];
 GROUPS.push(kernelsGroup);
+GROUPS.push(convGroup);
 GROUPS.push(decodeKernelsGroup);
 GROUPS.push(peersGroup);

@@ -5,6 +5,7 @@ import { f16ArrayToF32, f32ArrayToF16 } from './half.js';
 import { pipelineKey, renderWGSL, type Defines, type Kernel } from './kernel.js';
 import { BufferPool, type PoolStats } from './pool.js';
 import { checkShape, shapeSize, Tensor, type Storage } from './tensor.js';
+import { TexturePool, type TextureStats } from './texture-pool.js';
 
 /** A uniform word: plain numbers are u32; wrap others with f32() or i32(). */
 export type ParamWord = number | { readonly f32: number } | { readonly i32: number };
@@ -18,6 +19,8 @@ export interface Dispatch {
   readonly params?: readonly ParamWord[];
   /** Bound as read-only storage. */
   readonly inputs?: readonly Tensor[];
+  /** Bound after the inputs, before the outputs (sampled textures, read with textureLoad). */
+  readonly textures?: readonly GPUTextureView[];
   /** Bound as read_write storage (they may also be read). */
   readonly outputs: readonly Tensor[];
   readonly workgroups: readonly [number, number?, number?];
@@ -49,6 +52,8 @@ export interface EngineStats {
   uploads: number;
   pipelinesCompiled: number;
   pool: PoolStats;
+  /** Pooled textures (kernels that read inputs through the texture units). */
+  textures: TextureStats;
 }
 
 /** Optional features used when the adapter offers them. */
@@ -66,6 +71,8 @@ const RAISED_LIMITS = [
   'maxComputeWorkgroupsPerDimension',
   'maxStorageBuffersPerShaderStage',
   'maxBindGroups',
+  'maxTextureDimension2D',
+  'maxTextureDimension3D',
 ] as const;
 
 const PARAM_SLOT = 256; // >= minUniformBufferOffsetAlignment on every adapter we know; checked at creation
@@ -94,6 +101,8 @@ export class Engine {
   readonly hasTimestamps: boolean;
   /** Id of the batch being recorded; increments at each submit. */
   batchId = 0;
+  /** Textures for kernels that read through the texture units; released like tensors, after recording. */
+  readonly textures: TexturePool;
 
   private readonly pool: BufferPool;
   private readonly readbackPool: BufferPool;
@@ -122,6 +131,7 @@ export class Engine {
     this.maxDispatches = options.maxDispatchesPerSubmit ?? 1024;
     this.pool = new BufferPool(device, TENSOR_USAGE, 'tensor');
     this.readbackPool = new BufferPool(device, READBACK_USAGE, 'readback');
+    this.textures = new TexturePool(device);
     this.paramsHost = new ArrayBuffer(this.maxDispatches * PARAM_SLOT);
     this.paramsView = new DataView(this.paramsHost);
     this.paramsBuffer = device.createBuffer({
@@ -248,6 +258,18 @@ export class Engine {
     enc.copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
   }
 
+  /**
+   * Records a copy of a tensor's bytes into a texture (in order with the other commands):
+   * rows of `bytesPerRow` bytes (a multiple of 256), `rowsPerImage` rows per depth slice.
+   */
+  copyToTexture(src: Tensor, dst: GPUTexture, layout: { bytesPerRow: number; rowsPerImage: number }, size: readonly [number, number, number]): void {
+    if (layout.bytesPerRow % 256 !== 0) throw new ShapeError(`copyToTexture: bytesPerRow ${layout.bytesPerRow} is not a multiple of 256`);
+    if (layout.bytesPerRow * layout.rowsPerImage * size[2] > src.byteLength) throw new ShapeError(`copyToTexture: ${src.byteLength} bytes cannot fill [${size.join(', ')}]`);
+    const enc = this.commandEncoder();
+    src.pooled.lastBatch = this.batchId;
+    enc.copyBufferToTexture({ buffer: src.buffer, bytesPerRow: layout.bytesPerRow, rowsPerImage: layout.rowsPerImage }, { texture: dst }, size);
+  }
+
   /** Reads a tensor back to the host. Submits what was recorded. */
   async read<D extends DType>(t: Tensor<D>): Promise<TypedArrayFor<D>> {
     this.checkAlive();
@@ -290,11 +312,14 @@ export class Engine {
       const offset = this.writeParams(d.params);
       entries.push({ binding: binding++, resource: { buffer: this.paramsBuffer, offset, size: align(d.params.length * 4, 16) } });
     }
-    for (const t of [...(d.inputs ?? []), ...d.outputs]) {
+    const bind = (t: Tensor) => {
       const pooled = t.pooled;
       pooled.lastBatch = this.batchId;
       entries.push({ binding: binding++, resource: { buffer: pooled.buffer, size: Math.max(4, align4(t.byteLength)) } });
-    }
+    };
+    (d.inputs ?? []).forEach(bind);
+    for (const view of d.textures ?? []) entries.push({ binding: binding++, resource: view });
+    d.outputs.forEach(bind);
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const pass = this.computePass();
     pass.setPipeline(pipeline);
@@ -411,12 +436,13 @@ export class Engine {
   // ---------------------------------------------------------------- bookkeeping
 
   stats(): EngineStats {
-    return { ...this.counters, pool: this.pool.getStats() };
+    return { ...this.counters, pool: this.pool.getStats(), textures: this.textures.getStats() };
   }
 
   /** Resets the pool's peak-memory figures, to measure the peak of the work that follows. */
   resetPeakMemory(): void {
     this.pool.resetPeaks();
+    this.textures.resetPeaks();
   }
 
   /** Frees the pool's idle buffers. */
@@ -424,6 +450,7 @@ export class Engine {
     this.flush();
     this.pool.trim();
     this.readbackPool.trim();
+    this.textures.trim();
   }
 
   get lost(): boolean {

@@ -2,3 +2,7 @@ export { add, binary, cast, div, maximum, minimum, mul, sub, type BinaryOp } fro
 export { max, sum, sumTo } from './reduce.js';
 export { abs, affine, clamp, exp, log, neg, pow, relu, scale, sigmoid, sqrt, square, swish, tanh, unary, type UnaryOp } from './unary.js';
 export { matmul, type Activation, type MatmulOptions } from './matmul.js';
+export { chooseConvTile, conv2d, convTile, fixedSubgroupSize, type Conv2dOptions, type ConvTile, type FloatDType } from './conv.js';
+export { groupNorm, type GroupNormOptions } from './groupnorm.js';
+export { avgPool2x2, upsampleNearest2x } from './resample.js';
+export { codebookLookup, vqNearest } from './vq.js';

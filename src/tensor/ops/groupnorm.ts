@@ -1,0 +1,82 @@
+import groupnormSource from '../../../kernels/groupnorm.wgsl';
+import { ShapeError } from '../../errors.js';
+import { f32 } from '../engine.js';
+import { defineKernel } from '../kernel.js';
+import type { Tensor } from '../tensor.js';
+import type { FloatDType } from './conv.js';
+
+const GROUPNORM = defineKernel('groupnorm', groupnormSource);
+
+export interface GroupNormOptions {
+  /** Number of channel groups (must divide the channel count). Official VQGAN: 32. */
+  groups: number;
+  /** Added to the variance. Official VQGAN: 1e-6. */
+  eps: number;
+  /** Apply swish (x * sigmoid(x)) to the normalised output. */
+  swish?: boolean;
+}
+
+/** Lanes for a loop over n items: a power of two between 8 (the CPU SIMD width) and 64. */
+export function lanesFor(n: number): number {
+  return Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(Math.max(n, 1)))));
+}
+
+/**
+ * GroupNorm of NHWC `x` [B, H, W, C] (any rank >= 2: channels last, batch first) with
+ * per-channel `scale` and `bias` [C]: each (batch item, group of C / groups channels) is
+ * normalised by its mean and population variance over all its pixels and channels, then
+ * scaled and shifted; `swish` applies x * sigmoid(x) after. Statistics in f32.
+ */
+export function groupNorm<D extends FloatDType>(x: Tensor<D>, scale: Tensor<D>, bias: Tensor<D>, options: GroupNormOptions): Tensor<D> {
+  const engine = x.engine;
+  if (x.rank < 2) throw new ShapeError(`groupNorm: x must be [B, ..., C], got [${x.shape.join(', ')}]`);
+  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`groupNorm: x must be f32 or f16, got ${x.dtype}`);
+  const B = x.shape[0]!;
+  const C = x.shape[x.rank - 1]!;
+  const pixels = x.size / Math.max(B * C, 1);
+  const { groups, eps } = options;
+  if (!Number.isInteger(groups) || groups < 1 || C % groups !== 0) {
+    throw new ShapeError(`groupNorm: ${groups} groups must divide the ${C} channels of x [${x.shape.join(', ')}]`);
+  }
+  for (const [name, t] of [['scale', scale], ['bias', bias]] as const) {
+    if (t.rank !== 1 || t.shape[0] !== C) throw new ShapeError(`groupNorm: ${name} must be [${C}], got [${t.shape.join(', ')}]`);
+    if (t.dtype !== x.dtype) throw new ShapeError(`groupNorm: ${name} is ${t.dtype} but x is ${x.dtype}; cast it first`);
+  }
+  const out = engine.empty(x.shape, x.dtype);
+  if (out.size === 0) return out;
+  const vec = C % 4 === 0;
+  const cv = vec ? C / 4 : C;
+  const chunk = Math.max(16, Math.ceil(pixels / 256));
+  const chunks = Math.ceil(pixels / chunk);
+  const params = [pixels, C, cv, chunk, chunks, C / groups, groups, f32(eps)];
+  const common = { T: x.dtype, VEC: vec, SWISH: !!options.swish, IS_STATS: false, IS_FINAL: false, IS_APPLY: false };
+  return engine.tidy(() => {
+    const partial = engine.empty([B, chunks, 2, C], 'f32');
+    const stats = engine.empty([B, groups, 2], 'f32');
+    engine.run({
+      kernel: GROUPNORM,
+      defines: { ...common, IS_STATS: true, WG: lanesFor(cv) },
+      params,
+      inputs: [x],
+      outputs: [partial],
+      workgroups: [chunks, B],
+    });
+    engine.run({
+      kernel: GROUPNORM,
+      defines: { ...common, VEC: false, IS_FINAL: true, WG: lanesFor(groups) },
+      params,
+      inputs: [x, partial],
+      outputs: [stats],
+      workgroups: [B],
+    });
+    engine.run({
+      kernel: GROUPNORM,
+      defines: { ...common, IS_APPLY: true, WG: lanesFor(cv) },
+      params,
+      inputs: [x, stats, scale, bias],
+      outputs: [out],
+      workgroups: [chunks, B],
+    });
+    return out;
+  });
+}
