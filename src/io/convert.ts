@@ -112,9 +112,19 @@ function indicesOf(tree: FlaxTree | undefined, prefix: string): number[] {
     .sort((a, b) => a - b);
 }
 
-function countOf(tree: FlaxTree | undefined, prefix: string): number {
+/**
+ * How many `<prefix>_i` modules a tree holds. Flax numbers them 0, 1, 2, ... in call order, so
+ * anything else (a gap, "_01" beside "_1", a stray huge index) is a damaged or foreign tree —
+ * and must not size the model: TransformerLayer_99999999 alone would ask for 10^8 layers.
+ */
+function countOf(tree: FlaxTree | undefined, prefix: string, source: string, where: string): number {
   const idx = indicesOf(tree, prefix);
-  return idx.length ? idx[idx.length - 1]! + 1 : 0;
+  idx.forEach((v, i) => {
+    if (v !== i) {
+      throw new CheckpointError(`${source}: ${where}${prefix}_i must be numbered 0..${idx.length - 1} as Flax names them; found ${prefix}_${v} in place of ${prefix}_${i}`);
+    }
+  });
+  return idx.length;
 }
 
 /** The shape of the array at `path`, which sizes are inferred from (CheckpointError if absent). */
@@ -131,7 +141,7 @@ function inferTransformer(params: FlaxTree, source: string): TransformerConfig {
   const flat = flattenFlaxTree(params);
   const [vocabSize, hiddenSize] = shapeAt(flat, 'Embed_0/word_embeddings/embedding', 2, source) as [number, number];
   const [maxPositions] = shapeAt(flat, 'Embed_0/position_embeddings/embedding', 2, source) as [number, number];
-  const numLayers = countOf(params, 'TransformerLayer');
+  const numLayers = countOf(params, 'TransformerLayer', source, '');
   if (numLayers === 0) throw new CheckpointError(`${source}: no TransformerLayer_i found`);
   const [, numHeads, headDim] = shapeAt(flat, 'TransformerLayer_0/Attention_0/self_attention/query/kernel', 3, source) as [number, number, number];
   if (numHeads * headDim !== hiddenSize) {
@@ -209,10 +219,10 @@ function inferTokenizer(params: FlaxTree, source: string): TokenizerLayout {
   const [codebookSize, embeddingDim] = shapeAt(flat, 'quantizer/codebook', 2, source) as [number, number];
   // The decoder's convs are Conv_0 (in), one upsampling conv per level but the first, and the
   // output conv last: its highest number is the level count.
-  const levels = indicesOf(decoder, 'Conv').pop() ?? 0;
+  const levels = countOf(decoder, 'Conv', source, 'decoder/') - 1;
   if (levels < 1) throw new CheckpointError(`${source}: the decoder has no output conv (decoder/Conv_k with k >= 1)`);
-  const encoderBlocks = countOf(encoder, 'ResBlock');
-  const decoderBlocks = countOf(decoder, 'ResBlock');
+  const encoderBlocks = countOf(encoder, 'ResBlock', source, 'encoder/');
+  const decoderBlocks = countOf(decoder, 'ResBlock', source, 'decoder/');
   const numResBlocks = encoderBlocks / (levels + 1);
   if (encoderBlocks === 0 || !Number.isInteger(numResBlocks) || decoderBlocks !== encoderBlocks) {
     throw new CheckpointError(
