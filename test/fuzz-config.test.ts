@@ -1,0 +1,205 @@
+// Fuzzing model configs and the model-folder loader: config.json mutated at the JSON level
+// (fields replaced by boundary values, wrong types, huge numbers, deleted, renamed, nested),
+// validateConfig given values JSON cannot hold (NaN, Infinity, undefined), and whole model
+// folders (config.json and model.safetensors mutated together) loaded onto the GPU, by URL
+// (with and without Content-Length) and from disk. Every case loads or throws the typed error,
+// in bounded time, and the GPU pool is back at its baseline after each one.
+import fc from 'fast-check';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  ArgumentError,
+  CheckpointError,
+  encodeSafetensors,
+  imageTokenCount,
+  initialValues,
+  loadModelWeights,
+  modelContents,
+  modelParamSpecs,
+  officialConfig,
+  parseModelConfig,
+  seededUniform,
+  validateConfig,
+  type MaskGITConfig,
+  type ModelFolderConfig,
+  type TensorBytes,
+} from '../src/node.js';
+import { getEngine } from './helpers/engine.js';
+import { byteMutation, concat, fuzz, fuzzRuns, jsonMutation, mutateBytes, mutateJson, mutations, sometimes, type ByteMutation, type JsonMutation } from './helpers/fuzz.js';
+
+const work = mkdtempSync(join(tmpdir(), 'maskgit-fuzz-config-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** A tiny but complete model: every parameter a few values. */
+const tiny: ModelFolderConfig = {
+  format: 'maskgit-model',
+  version: 1,
+  imageSize: 8,
+  codebookSize: 16,
+  numClasses: 3,
+  maskTokenId: 19,
+  nullClassId: 2,
+  classNames: ['a', 'b', 'none'],
+  dtype: 'f32',
+  transformer: { vocabSize: 20, hiddenSize: 8, numLayers: 1, numHeads: 2, mlpSize: 16, maxPositions: 17, layerNormEps: 1e-12, gelu: 'tanh' },
+  tokenizer: { filters: 4, channelMultipliers: [1, 2], numResBlocks: 1, embeddingDim: 4, codebookSize: 16, groupNormGroups: 1, groupNormEps: 1e-6 },
+};
+
+const bases: ModelFolderConfig[] = [tiny, { ...officialConfig(256), contents: ['transformer'] }, { ...officialConfig(512), dtype: 'f16' }];
+
+/** Checks what a config that passed validation implies: finite, bounded parameter shapes. */
+function checkImplied(config: MaskGITConfig, parts = modelContents(config)): void {
+  const specs = modelParamSpecs(config, parts);
+  for (const s of specs) {
+    if (!s.shape.every((d) => Number.isSafeInteger(d) && d > 0)) throw new Error(`validated config implies ${s.name} [${s.shape.join(', ')}]`);
+  }
+  if (!Number.isSafeInteger(imageTokenCount(config))) throw new Error(`validated config implies ${imageTokenCount(config)} image tokens`);
+}
+
+describe('fuzz: model configs', () => {
+  it('config.json texts parse and validate, or throw CheckpointError', async () => {
+    const spec = fc.record({
+      base: fc.nat(bases.length - 1),
+      json: mutations(4, 1, jsonMutation, 4),
+      cut: sometimes(1, 9, fc.nat()),
+    });
+    const report = await fuzz(
+      'config-json',
+      spec,
+      ({ base, json, cut }) => {
+        let text = JSON.stringify(mutateJson(bases[base], json as JsonMutation[]));
+        if (cut !== null) text = text.slice(0, cut % (text.length + 1));
+        checkImplied(parseModelConfig(text, 'fuzz/config.json'));
+      },
+      { runs: fuzzRuns(4000), allowed: [CheckpointError] },
+    );
+    expect(report.accepted).toBeGreaterThan(report.cases * 0.05);
+  });
+
+  it('validateConfig takes any object and throws ArgumentError naming the field', async () => {
+    const odd = [NaN, Infinity, -Infinity, undefined, -0, 1e-300, 2 ** 60, '8', [8], { n: 8 }, null, true, () => 8, Symbol('x'), 10n];
+    const spec = fc.record({ base: fc.nat(bases.length - 1), json: fc.array(jsonMutation, { maxLength: 3 }), odd: fc.array(fc.record({ path: fc.nat(), value: fc.nat(odd.length - 1) }), { minLength: 1, maxLength: 2 }) });
+    await fuzz(
+      'config-validate',
+      spec,
+      ({ base, json, odd: edits }) => {
+        const config = mutateJson(bases[base], json as JsonMutation[]) as MaskGITConfig;
+        // Odd values go where JSON cannot put them: into a random field of a random section.
+        for (const e of edits) {
+          const sections = [config, config?.transformer, config?.tokenizer].filter((s) => s !== null && typeof s === 'object') as unknown as Record<string, unknown>[];
+          if (sections.length === 0) break;
+          const section = sections[e.path % sections.length]!;
+          const keys = Object.keys(section);
+          if (keys.length) section[keys[e.path % keys.length]!] = odd[e.value];
+        }
+        try {
+          validateConfig(config);
+        } catch (error) {
+          if (error instanceof ArgumentError) expect(error.argument.length).toBeGreaterThan(0);
+          throw error;
+        }
+        // (`contents` is config.json's, checked by parseModelConfig; validateConfig vouches for both parts.)
+        checkImplied(config, ['transformer', 'tokenizer']);
+      },
+      { runs: fuzzRuns(3000), allowed: [ArgumentError] },
+    );
+  });
+});
+
+// ------------------------------------------------------------------ model folders on the GPU
+
+const random = seededUniform(3);
+const tinyTensors: TensorBytes[] = modelParamSpecs(tiny).map((s) => ({ name: s.name, dtype: 'F32', shape: s.shape, data: new Uint8Array(initialValues(s, random).buffer) }));
+const tinyWeights = encodeSafetensors(tinyTensors, { format: 'maskgit' });
+
+function splitHeader(file: Uint8Array): { json: unknown; data: Uint8Array } {
+  const n = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
+  return { json: JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + n))), data: file.subarray(8 + n) };
+}
+
+function joinHeader(json: unknown, data: Uint8Array): Uint8Array {
+  const text = new TextEncoder().encode(JSON.stringify(json));
+  const prefix = new Uint8Array(8);
+  new DataView(prefix.buffer).setBigUint64(0, BigInt(text.byteLength), true);
+  return concat([prefix, text, data]);
+}
+
+const folderSpec = fc.record({
+  config: mutations(2, 1, jsonMutation, 2),
+  header: mutations(1, 2, jsonMutation, 2),
+  bytes: mutations(1, 3, byteMutation, 2),
+  how: fc.constantFrom('url', 'url-no-length', 'disk'),
+  chunk: fc.integer({ min: 1, max: 4096 }),
+  dtype: fc.constantFrom(undefined, 'f32', 'f16', 'auto'),
+});
+
+type FolderSpec = typeof folderSpec extends fc.Arbitrary<infer T> ? T : never;
+
+function folderFiles(c: FolderSpec): { config: Uint8Array; weights: Uint8Array } {
+  const config = new TextEncoder().encode(JSON.stringify(mutateJson(tiny, c.config as JsonMutation[])));
+  const { json, data } = splitHeader(tinyWeights);
+  const weights = mutateBytes(c.header.length ? joinHeader(mutateJson(json, c.header as JsonMutation[]), data) : tinyWeights, c.bytes as ByteMutation[]);
+  return { config, weights };
+}
+
+/** A fetch over in-memory files, delivering `chunk`-byte pieces, with or without Content-Length. */
+function memoryFetch(files: Record<string, Uint8Array>, chunk: number, withLength: boolean) {
+  return async (url: string): Promise<Response> => {
+    const bytes = files[url.slice(url.lastIndexOf('/') + 1)];
+    if (!bytes) return new Response('not found', { status: 404 });
+    let at = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (at >= bytes.byteLength) return controller.close();
+        controller.enqueue(bytes.slice(at, at + chunk));
+        at += chunk;
+      },
+    });
+    return new Response(body, { headers: withLength ? { 'content-length': String(bytes.byteLength) } : {} });
+  };
+}
+
+let folderCount = 0;
+
+describe('fuzz: model folders on the GPU', () => {
+  it('mutated folders load (every parameter at its shape) or throw CheckpointError; the pool returns to its baseline', async () => {
+    const engine = await getEngine();
+    await engine.sync();
+    const baseline = engine.stats().pool.bytesInUse;
+    const report = await fuzz(
+      'model-folder',
+      folderSpec,
+      async (c) => {
+        const files = folderFiles(c);
+        let source: string;
+        const options = c.dtype ? { dtype: c.dtype as 'f32' | 'f16' | 'auto' } : {};
+        if (c.how === 'disk') {
+          source = join(work, `m${folderCount++}`);
+          mkdirSync(source);
+          writeFileSync(join(source, 'config.json'), files.config);
+          writeFileSync(join(source, 'model.safetensors'), files.weights);
+        } else source = 'https://models.invalid/tiny';
+        const fetchOptions = c.how === 'disk' ? {} : { fetch: memoryFetch({ 'config.json': files.config, 'model.safetensors': files.weights }, c.chunk, c.how === 'url'), cache: false as const };
+        const loaded = await loadModelWeights(engine, source, { ...options, ...fetchOptions });
+        try {
+          const specs = modelParamSpecs(loaded.config, loaded.contents);
+          expect(loaded.weights.size).toBe(specs.length);
+          for (const s of specs) expect([...loaded.weights.get(s.name)!.shape]).toEqual(s.shape);
+        } finally {
+          for (const t of loaded.weights.values()) t.dispose();
+        }
+      },
+      {
+        runs: fuzzRuns(400),
+        allowed: [CheckpointError],
+        after: async () => {
+          await engine.sync();
+          expect(engine.stats().pool.bytesInUse).toBe(baseline);
+        },
+      },
+    );
+    expect(report.accepted).toBeGreaterThan(report.cases * 0.1);
+  });
+});
