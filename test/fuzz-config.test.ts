@@ -27,25 +27,13 @@ import {
   type TensorBytes,
 } from '../src/node.js';
 import { getEngine } from './helpers/engine.js';
+import { TINY_MODEL_CONFIG } from './helpers/model-versions.js';
 import { byteMutation, concat, fuzz, fuzzRuns, jsonMutation, mutateBytes, mutateJson, mutations, sometimes, type ByteMutation, type JsonMutation } from './helpers/fuzz.js';
 
 const work = mkdtempSync(join(tmpdir(), 'maskgit-fuzz-config-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** A tiny but complete model: every parameter a few values. */
-const tiny: ModelFolderConfig = {
-  format: 'maskgit-model',
-  version: 1,
-  imageSize: 8,
-  codebookSize: 16,
-  numClasses: 3,
-  maskTokenId: 19,
-  nullClassId: 2,
-  classNames: ['a', 'b', 'none'],
-  dtype: 'f32',
-  transformer: { vocabSize: 20, hiddenSize: 8, numLayers: 1, numHeads: 2, mlpSize: 16, maxPositions: 17, layerNormEps: 1e-12, gelu: 'tanh' },
-  tokenizer: { filters: 4, channelMultipliers: [1, 2], numResBlocks: 1, embeddingDim: 4, codebookSize: 16, groupNormGroups: 1, groupNormEps: 1e-6 },
-};
+const tiny = TINY_MODEL_CONFIG;
 
 const bases: ModelFolderConfig[] = [tiny, { ...officialConfig(256), contents: ['transformer'] }, { ...officialConfig(512), dtype: 'f16' }];
 
