@@ -130,6 +130,8 @@ export async function decodeTokens(model: LogitsModel, config: DecodeConfig, opt
   let pending: { done: Promise<void>; info: DecodeStepInfo } | null = null;
   try {
     for (let t = start; t < steps; t++) {
+      // A device lost during the last step's onStep stops the loop here, with DeviceError.
+      engine.assertAlive();
       engine.tidy(() => {
         const logits = model.forward(tokens);
         const rows = guided ? 2 * batch : batch;
@@ -169,7 +171,8 @@ export async function decodeTokens(model: LogitsModel, config: DecodeConfig, opt
       engine.flush();
       if (options.onStep) {
         // Report step t-1 once the GPU has finished it, while step t is already queued.
-        const done = engine.device.queue.onSubmittedWorkDone();
+        const done = engine.workDone();
+        done.catch(() => undefined); // awaited below, or dropped when the loop stops first: never unhandled
         if (pending) {
           await pending.done;
           await options.onStep(pending.info);

@@ -110,6 +110,8 @@ export class Engine {
   private readonly scopes: Set<Tensor>[] = [];
   private readonly counters = { submits: 0, dispatches: 0, readbacks: 0, uploads: 0, pipelinesCompiled: 0 };
   private lostReason: string | null = null;
+  /** Rejecters of the waits on the GPU in progress: device loss rejects them all at once. */
+  private readonly waits = new Set<(error: DeviceError) => void>();
   private gpuError: string | null = null;
   private pendingChecks: Promise<void>[] = [];
 
@@ -129,9 +131,7 @@ export class Engine {
       usage: 0x40 /* UNIFORM */ | 0x8 /* COPY_DST */,
       label: 'params',
     });
-    device.lost.then((info) => {
-      this.lostReason = `${info.reason}${info.message ? ': ' + info.message : ''}`;
-    });
+    device.lost.then((info) => this.markLost(`${info.reason}${info.message ? ': ' + info.message : ''}`));
     device.addEventListener('uncapturederror', (event) => {
       const message = (event as GPUUncapturedErrorEvent).error.message;
       this.gpuError ??= message;
@@ -248,7 +248,7 @@ export class Engine {
     enc.copyBufferToBuffer(src.buffer, srcOffset, dst.buffer, dstOffset, bytes);
   }
 
-  /** Reads a tensor back to the host. Submits what was recorded. */
+  /** Reads a tensor back to the host. Submits what was recorded. Rejects with DeviceError if the device is lost meanwhile. */
   async read<D extends DType>(t: Tensor<D>): Promise<TypedArrayFor<D>> {
     this.checkAlive();
     const bytes = align4(t.byteLength);
@@ -260,7 +260,7 @@ export class Engine {
     this.flush();
     this.counters.readbacks++;
     try {
-      await staging.buffer.mapAsync(0x1 /* GPUMapMode.READ */, 0, bytes);
+      await this.untilLost(staging.buffer.mapAsync(0x1 /* GPUMapMode.READ */, 0, bytes));
     } catch (cause) {
       this.checkAlive();
       throw new DeviceError(`readback failed: ${String(cause)}`, { cause });
@@ -358,10 +358,59 @@ export class Engine {
   async sync(): Promise<void> {
     this.checkAlive();
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
-    this.checkAlive();
+    await this.workDone();
     await this.settleChecks();
     this.throwGPUError();
+  }
+
+  /**
+   * Waits until the GPU has finished the work submitted so far (without flushing what is
+   * being recorded). Rejects with DeviceError as soon as the device is lost, even where an
+   * implementation would leave the wait pending.
+   */
+  async workDone(): Promise<void> {
+    this.checkAlive();
+    await this.untilLost(this.device.queue.onSubmittedWorkDone());
+    this.checkAlive();
+  }
+
+  /** Throws DeviceError if the device is lost (or destroyed). */
+  assertAlive(): void {
+    this.checkAlive();
+  }
+
+  /**
+   * `promise`, or DeviceError as soon as the device is lost, whichever comes first. (A set of
+   * rejecters rather than a race with one loss promise: each race would leave a reaction on
+   * that promise for the engine's lifetime.)
+   */
+  private untilLost<T>(promise: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.waits.add(reject);
+      promise.then(
+        (value) => {
+          this.waits.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.waits.delete(reject);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private markLost(reason: string): void {
+    this.lostReason ??= reason;
+    this.encoder = null;
+    this.pass = null;
+    const error = this.lostError();
+    for (const reject of this.waits) reject(error);
+    this.waits.clear();
+  }
+
+  private lostError(): DeviceError {
+    return new DeviceError(`the GPU device was lost (${this.lostReason}); create a new engine to continue`);
   }
 
   // ---------------------------------------------------------------- scopes
@@ -430,10 +479,9 @@ export class Engine {
     return this.lostReason !== null;
   }
 
-  /** Destroys the device. Tensors of this engine become unusable. */
+  /** Destroys the device. Tensors of this engine become unusable; pending reads and waits reject with DeviceError. */
   destroy(): void {
-    this.encoder = null;
-    this.pass = null;
+    this.markLost('destroyed: engine.destroy() was called');
     this.device.destroy();
   }
 
@@ -450,6 +498,7 @@ export class Engine {
   // ---------------------------------------------------------------- internals
 
   private allocate<D extends DType>(shape: readonly number[], dtype: D, forUpload: boolean): Tensor<D> {
+    this.checkAlive();
     if (dtype === 'f16' && !this.hasF16) {
       throw new ShapeError('f16 tensors need the shader-f16 feature, which this adapter does not offer; use f32');
     }
@@ -516,9 +565,7 @@ export class Engine {
   }
 
   private checkAlive(): void {
-    if (this.lostReason !== null) {
-      throw new DeviceError(`the GPU device was lost (${this.lostReason}); create a new engine to continue`);
-    }
+    if (this.lostReason !== null) throw this.lostError();
   }
 
   private async settleChecks(): Promise<void> {
