@@ -1,3 +1,4 @@
+import { describeValue, isPlainObject, optionsObject } from '../arguments.js';
 import { ArgumentError, CheckpointError } from '../errors.js';
 import {
   OFFICIAL_TOKENIZER,
@@ -54,8 +55,16 @@ export interface NamedCheckpoint {
   readonly source: string;
 }
 
+function checkNamed(name: string, c: unknown): void {
+  if (!isPlainObject(c) || !isPlainObject(c.tree) || c.tree instanceof FlaxArray || typeof c.source !== 'string') {
+    throw new ArgumentError(name, `must be { tree: a decoded Flax checkpoint, source: a name }, got ${describeValue(c)}`);
+  }
+}
+
 /** Assigns one or two checkpoints, in any order, to their roles. */
 export function sortCheckpoints(checkpoints: readonly NamedCheckpoint[]): { transformer?: NamedCheckpoint; tokenizer?: NamedCheckpoint } {
+  if (!Array.isArray(checkpoints)) throw new ArgumentError('checkpoints', `must be a list of { tree, source }, got ${describeValue(checkpoints)}`);
+  checkpoints.forEach((c, i) => checkNamed(`checkpoints[${i}]`, c));
   if (checkpoints.length < 1 || checkpoints.length > 2) {
     throw new ArgumentError('checkpoints', `give one or two checkpoints (a transformer and/or a tokenizer), got ${checkpoints.length}`);
   }
@@ -385,6 +394,10 @@ export function convertFlaxCheckpoints(
   parts: { transformer?: NamedCheckpoint; tokenizer?: NamedCheckpoint },
   options: ConvertOptions = {},
 ): ConvertedModel {
+  if (!isPlainObject(parts)) throw new ArgumentError('checkpoints', `must be { transformer?, tokenizer? }, got ${describeValue(parts)}`);
+  if (parts.transformer !== undefined) checkNamed('transformer', parts.transformer);
+  if (parts.tokenizer !== undefined) checkNamed('tokenizer', parts.tokenizer);
+  options = optionsObject('options', options);
   const dtype = options.dtype ?? 'f32';
   if (dtype !== 'f32' && dtype !== 'f16') throw new ArgumentError('dtype', `must be "f32" or "f16", got ${String(dtype)}`);
   if (!parts.transformer && !parts.tokenizer) throw new ArgumentError('checkpoints', 'give a transformer and/or a tokenizer checkpoint');

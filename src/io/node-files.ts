@@ -1,10 +1,11 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeValue } from '../arguments.js';
 import { ArgumentError, CheckpointError } from '../errors.js';
 import { deadLeftovers, syncFolder, temporaryPath, writeAtomically, writeFileAtomic } from './atomic.js';
 import { decodeFlaxCheckpoint, encodeFlaxCheckpoint, type FlaxTree, type FlaxWriteOptions } from './flax.js';
-import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, setLocalFiles, type ModelFileSource, type ModelFolderConfig } from './model.js';
+import { checkModelHeader, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, modelContents, modelParamSpecs, parseModelConfig, setLocalFiles, type ModelFileSource, type ModelFolderConfig } from './model.js';
 import { FileProgress, type ProgressCallback } from './progress.js';
 import type { OpenedFile } from './remote.js';
 import { encodeSafetensorsHeader, tensorData, type TensorBytes } from './safetensors.js';
@@ -251,6 +252,28 @@ export async function recoverModelFolder(dir: string): Promise<boolean> {
 }
 
 /**
+ * What writeModelFolder is given must make a folder that loads: a valid config, and tensors
+ * whose names, shapes and dtype are the ones the config implies (the loader's own check).
+ */
+function checkFolderContents(dir: string, config: ModelFolderConfig, tensors: readonly TensorBytes[]): void {
+  try {
+    // parseModelConfig is what the loader runs on config.json; the same text must pass.
+    parseModelConfig(JSON.stringify(config), `${dir}/${MODEL_CONFIG_FILE}`);
+  } catch (error) {
+    if (error instanceof CheckpointError) throw new ArgumentError('config', error.message);
+    throw error;
+  }
+  if (!Array.isArray(tensors)) throw new ArgumentError('tensors', `must be a list of tensors, got ${describeValue(tensors)}`);
+  try {
+    const { header } = encodeSafetensorsHeader(tensors);
+    checkModelHeader(header, config, modelParamSpecs(config, modelContents(config)), `${dir}/${MODEL_WEIGHTS_FILE}`);
+  } catch (error) {
+    if (error instanceof CheckpointError) throw new ArgumentError('tensors', error.message);
+    throw error;
+  }
+}
+
+/**
  * Writes a model folder atomically: config.json and model.safetensors go into a temporary
  * folder beside `dir` (weights first, config last, each synced), which is then renamed into
  * place. An existing model folder at `dir` is replaced (moved aside, then removed); any other
@@ -265,6 +288,8 @@ export async function writeModelFolder(
   tensors: readonly TensorBytes[],
   options: WriteOptions & { metadata?: Record<string, string> } = {},
 ): Promise<void> {
+  if (typeof dir !== 'string' || dir.length === 0) throw new ArgumentError('out', `must be a folder path, got ${describeValue(dir)}`);
+  checkFolderContents(dir, config, tensors);
   const target = resolve(dir);
   const parent = dirname(target);
   await recoverModelFolder(target);

@@ -1,3 +1,4 @@
+import { describeValue, isPlainObject } from '../arguments.js';
 import { ArgumentError } from '../errors.js';
 
 /** The bidirectional transformer (BERT-style, post-LayerNorm) as in the official MaskGIT. */
@@ -119,25 +120,13 @@ export const CONFIG_LIMITS = {
 const TRANSFORMER_SIZES = ['vocabSize', 'hiddenSize', 'numLayers', 'numHeads', 'mlpSize', 'maxPositions'] as const;
 const TOKENIZER_SIZES = ['filters', 'numResBlocks', 'embeddingDim', 'codebookSize', 'groupNormGroups'] as const;
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
 function positiveInteger(name: string, v: unknown, max = Number.MAX_SAFE_INTEGER): void {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new ArgumentError(name, `must be a positive integer, got ${describe(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new ArgumentError(name, `must be a positive integer, got ${describeValue(v)}`);
   if (v > max) throw new ArgumentError(name, `${v} is more than the ${max} this library supports`);
 }
 
 function positiveNumber(name: string, v: unknown): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || !(v > 0)) throw new ArgumentError(name, `must be a finite number > 0, got ${describe(v)}`);
-}
-
-function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'bigint') return `${v}n`;
-  if (typeof v === 'symbol' || typeof v === 'function') return typeof v;
-  if (Array.isArray(v)) return `a list of ${v.length}`;
-  return String(v);
+  if (typeof v !== 'number' || !Number.isFinite(v) || !(v > 0)) throw new ArgumentError(name, `must be a finite number > 0, got ${describeValue(v)}`);
 }
 
 /**
@@ -146,11 +135,11 @@ function describe(v: unknown): string {
  * are checked where it is parsed.
  */
 export function validateConfig(config: MaskGITConfig): void {
-  if (!isObject(config)) throw new ArgumentError('config', `must be an object, got ${describe(config)}`);
+  if (!isPlainObject(config)) throw new ArgumentError('config', `must be an object, got ${describeValue(config)}`);
   const t = config.transformer as unknown;
   const k = config.tokenizer as unknown;
-  if (!isObject(t)) throw new ArgumentError('transformer', `must be an object, got ${describe(t)}`);
-  if (!isObject(k)) throw new ArgumentError('tokenizer', `must be an object, got ${describe(k)}`);
+  if (!isPlainObject(t)) throw new ArgumentError('transformer', `must be an object, got ${describeValue(t)}`);
+  if (!isPlainObject(k)) throw new ArgumentError('tokenizer', `must be an object, got ${describeValue(k)}`);
   for (const [name, v] of Object.entries({ imageSize: config.imageSize, codebookSize: config.codebookSize, numClasses: config.numClasses })) positiveInteger(name, v);
   for (const name of TRANSFORMER_SIZES) positiveInteger(`transformer.${name}`, t[name], name === 'numLayers' ? CONFIG_LIMITS.numLayers : undefined);
   for (const name of TOKENIZER_SIZES) positiveInteger(`tokenizer.${name}`, k[name], name === 'numResBlocks' ? CONFIG_LIMITS.numResBlocks : undefined);
@@ -159,7 +148,7 @@ export function validateConfig(config: MaskGITConfig): void {
   if (transformer.hiddenSize % transformer.numHeads !== 0) {
     throw new ArgumentError('transformer.numHeads', `${transformer.numHeads} does not divide hiddenSize ${transformer.hiddenSize}`);
   }
-  if (transformer.gelu !== 'tanh' && transformer.gelu !== 'erf') throw new ArgumentError('transformer.gelu', `must be "tanh" or "erf", got ${describe(transformer.gelu)}`);
+  if (transformer.gelu !== 'tanh' && transformer.gelu !== 'erf') throw new ArgumentError('transformer.gelu', `must be "tanh" or "erf", got ${describeValue(transformer.gelu)}`);
   positiveNumber('transformer.layerNormEps', transformer.layerNormEps);
   positiveNumber('tokenizer.groupNormEps', tokenizer.groupNormEps);
   const multipliers = tokenizer.channelMultipliers as unknown;
@@ -190,7 +179,7 @@ export function validateConfig(config: MaskGITConfig): void {
     throw new ArgumentError('transformer.maxPositions', `${transformer.maxPositions} < 1 class token + ${imageTokenCount(config)} image tokens`);
   }
   if (config.nullClassId !== null && (!Number.isInteger(config.nullClassId) || config.nullClassId < 0 || config.nullClassId >= config.numClasses)) {
-    throw new ArgumentError('nullClassId', `must be null or a class id in [0, ${config.numClasses}), got ${describe(config.nullClassId)}`);
+    throw new ArgumentError('nullClassId', `must be null or a class id in [0, ${config.numClasses}), got ${describeValue(config.nullClassId)}`);
   }
   if (config.classNames !== undefined) {
     const names = config.classNames as unknown;
@@ -198,5 +187,5 @@ export function validateConfig(config: MaskGITConfig): void {
       throw new ArgumentError('classNames', `must be a list of ${config.numClasses} strings (one per class), or left out`);
     }
   }
-  if (config.dtype !== 'f32' && config.dtype !== 'f16') throw new ArgumentError('dtype', `must be "f32" or "f16", got ${describe(config.dtype)}`);
+  if (config.dtype !== 'f32' && config.dtype !== 'f16') throw new ArgumentError('dtype', `must be "f32" or "f16", got ${describeValue(config.dtype)}`);
 }

@@ -1,10 +1,11 @@
-import { DeviceError, ShapeError } from '../errors.js';
+import { checkInteger, checkOneOf, describeValue, optionsObject } from '../arguments.js';
+import { ArgumentError, DeviceError, ShapeError } from '../errors.js';
 import { getGPU, NO_ADAPTER_HELP } from '../gpu/provider.js';
-import { dtypeSize, type DType, type HostArray, type TypedArrayFor } from './dtype.js';
+import { assertDType, dtypeSize, type DType, type HostArray, type TypedArrayFor } from './dtype.js';
 import { f16ArrayToF32, f32ArrayToF16 } from './half.js';
 import { pipelineKey, renderWGSL, type Defines, type Kernel } from './kernel.js';
 import { BufferPool, type PoolStats } from './pool.js';
-import { checkShape, shapeSize, Tensor, type Storage } from './tensor.js';
+import { checkOperand, checkShape, shapeSize, Tensor, type Storage } from './tensor.js';
 
 /** A uniform word: plain numbers are u32; wrap others with f32() or i32(). */
 export type ParamWord = number | { readonly f32: number } | { readonly i32: number };
@@ -139,6 +140,13 @@ export class Engine {
   }
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
+    options = optionsObject('options', options);
+    checkOneOf('powerPreference', options.powerPreference, ['low-power', 'high-performance']);
+    if (options.disableFeatures !== undefined && !(Array.isArray(options.disableFeatures) && options.disableFeatures.every((f) => typeof f === 'string'))) {
+      throw new ArgumentError('disableFeatures', `must be a list of feature names, got ${describeValue(options.disableFeatures)}`);
+    }
+    // Each dispatch of a batch takes a 256-byte params slot in one uniform buffer.
+    if (options.maxDispatchesPerSubmit !== undefined) checkInteger('maxDispatchesPerSubmit', options.maxDispatchesPerSubmit, 1, 65536);
     const gpu = await getGPU();
     const adapter = await gpu.requestAdapter(
       options.powerPreference ? { powerPreference: options.powerPreference } : undefined,
@@ -167,8 +175,11 @@ export class Engine {
 
   /** Uploads host data as a new tensor. Float data for an f16 tensor is converted on the host. */
   tensor<D extends DType = 'f32'>(data: HostArray | readonly number[], shape: readonly number[], dtype?: D): Tensor<D> {
-    const dt = (dtype ?? 'f32') as D;
+    const dt = assertDType(dtype ?? 'f32') as D;
     checkShape(shape);
+    if (!Array.isArray(data) && !(ArrayBuffer.isView(data) && !(data instanceof DataView))) {
+      throw new ArgumentError('data', `must be a list of numbers or a typed array, got ${describeValue(data)}`);
+    }
     const size = shapeSize(shape);
     if (data.length !== size) {
       throw new ShapeError(`data has ${data.length} elements but shape [${shape.join(', ')}] needs ${size}`);
@@ -182,7 +193,9 @@ export class Engine {
 
   /** Uploads raw little-endian bytes (e.g. from a model file) as a tensor of `dtype`. */
   tensorFromBytes<D extends DType>(bytes: Uint8Array, shape: readonly number[], dtype: D): Tensor<D> {
+    assertDType(dtype);
     checkShape(shape);
+    if (!(bytes instanceof Uint8Array)) throw new ArgumentError('bytes', `must be a Uint8Array, got ${describeValue(bytes)}`);
     const expected = shapeSize(shape) * dtypeSize(dtype);
     if (bytes.byteLength !== expected) {
       throw new ShapeError(`${bytes.byteLength} bytes given for a ${dtype} tensor [${shape.join(', ')}] of ${expected} bytes`);
@@ -196,7 +209,7 @@ export class Engine {
   /** A tensor with undefined contents (for ops that write every element). */
   empty<D extends DType = 'f32'>(shape: readonly number[], dtype?: D): Tensor<D> {
     checkShape(shape);
-    return this.allocate(shape, (dtype ?? 'f32') as D, false);
+    return this.allocate(shape, assertDType(dtype ?? 'f32') as D, false);
   }
 
   /** A tensor of zeros (a clear recorded in order with the other commands). */
@@ -222,6 +235,10 @@ export class Engine {
    * (staged through a fresh buffer and a recorded copy, so no flush is needed).
    */
   write(t: Tensor, data: HostArray | readonly number[]): void {
+    checkOperand('write', 'tensor', t, this);
+    if (!Array.isArray(data) && !(ArrayBuffer.isView(data) && !(data instanceof DataView))) {
+      throw new ArgumentError('data', `must be a list of numbers or a typed array, got ${describeValue(data)}`);
+    }
     if (data.length !== t.size) throw new ShapeError(`write: ${data.length} values for a tensor of ${t.size}`);
     if (t.size === 0) return;
     const host = toHostArray(data, t.dtype);
@@ -238,6 +255,11 @@ export class Engine {
 
   /** Records a copy of `bytes` bytes between tensors (offsets in bytes, multiples of 4). */
   copy(src: Tensor, srcOffset: number, dst: Tensor, dstOffset: number, bytes: number): void {
+    checkOperand('copy', 'src', src, this);
+    checkOperand('copy', 'dst', dst, this);
+    for (const [name, v] of [['srcOffset', srcOffset], ['dstOffset', dstOffset], ['bytes', bytes]] as const) {
+      if (!Number.isSafeInteger(v) || v < 0 || v % 4 !== 0) throw new ShapeError(`copy: ${name} must be a non-negative multiple of 4, got ${v}`);
+    }
     if (bytes === 0) return;
     if (srcOffset + bytes > align4(src.byteLength) || dstOffset + bytes > align4(dst.byteLength)) {
       throw new ShapeError(`copy of ${bytes} bytes out of range (src ${src.byteLength} at ${srcOffset}, dst ${dst.byteLength} at ${dstOffset})`);
@@ -250,6 +272,7 @@ export class Engine {
 
   /** Reads a tensor back to the host. Submits what was recorded. Rejects with DeviceError if the device is lost meanwhile. */
   async read<D extends DType>(t: Tensor<D>): Promise<TypedArrayFor<D>> {
+    checkOperand('read', 'tensor', t, this);
     this.checkAlive();
     const bytes = align4(t.byteLength);
     if (t.size === 0) return emptyHost(t.dtype) as TypedArrayFor<D>;
@@ -422,6 +445,7 @@ export class Engine {
    * beginScope() / endScope().
    */
   tidy<T>(fn: () => T): T {
+    if (typeof fn !== 'function') throw new ArgumentError('fn', `tidy() needs a function, got ${describeValue(fn)}`);
     this.beginScope();
     let result: T | undefined;
     try {
