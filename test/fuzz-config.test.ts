@@ -55,13 +55,15 @@ describe('fuzz: model configs', () => {
     });
     const report = await fuzz(
       'config-json',
-      spec,
-      ({ base, json, cut }) => {
-        let text = JSON.stringify(mutateJson(bases[base], json as JsonMutation[]));
-        if (cut !== null) text = text.slice(0, cut % (text.length + 1));
-        checkImplied(parseModelConfig(text, 'fuzz/config.json'));
+      {
+        arbitrary: spec,
+        prepare: ({ base, json, cut }) => {
+          const text = JSON.stringify(mutateJson(bases[base], json as JsonMutation[]));
+          return cut === null ? text : text.slice(0, cut % (text.length + 1));
+        },
       },
-      { runs: fuzzRuns(4000), allowed: [CheckpointError] },
+      (text) => checkImplied(parseModelConfig(text, 'fuzz/config.json')),
+      { runs: fuzzRuns(6000), allowed: [CheckpointError] },
     );
     expect(report.accepted).toBeGreaterThan(report.cases * 0.05);
   });
@@ -91,7 +93,7 @@ describe('fuzz: model configs', () => {
         // (`contents` is config.json's, checked by parseModelConfig; validateConfig vouches for both parts.)
         checkImplied(config, ['transformer', 'tokenizer']);
       },
-      { runs: fuzzRuns(3000), allowed: [ArgumentError] },
+      { runs: fuzzRuns(4000), allowed: [ArgumentError] },
     );
   });
 });
@@ -158,9 +160,8 @@ describe('fuzz: model folders on the GPU', () => {
     const baseline = engine.stats().pool.bytesInUse;
     const report = await fuzz(
       'model-folder',
-      folderSpec,
-      async (c) => {
-        const files = folderFiles(c);
+      { arbitrary: folderSpec, prepare: (c) => ({ c, files: folderFiles(c) }) },
+      async ({ c, files }) => {
         let source: string;
         const options = c.dtype ? { dtype: c.dtype as 'f32' | 'f16' | 'auto' } : {};
         if (c.how === 'disk') {
@@ -180,7 +181,7 @@ describe('fuzz: model folders on the GPU', () => {
         }
       },
       {
-        runs: fuzzRuns(400),
+        runs: fuzzRuns(600),
         allowed: [CheckpointError],
         after: async () => {
           await engine.sync();

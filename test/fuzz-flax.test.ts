@@ -307,7 +307,10 @@ describe('fuzz: Flax checkpoints', () => {
   });
 
   it('mutated checkpoints decode and convert, or throw CheckpointError', async () => {
-    const report = await fuzz('flax-convert', caseSpec, (c) => convert(mutated(c), c), { runs: fuzzRuns(2500), allowed: [CheckpointError] });
+    const report = await fuzz('flax-convert', { arbitrary: caseSpec, prepare: (c) => ({ bytes: mutated(c), c }) }, ({ bytes, c }) => convert(bytes, c), {
+      runs: fuzzRuns(4000),
+      allowed: [CheckpointError],
+    });
     expect(report.accepted).toBeGreaterThan(report.cases * 0.1);
     expect(report.rejected.CheckpointError ?? 0).toBeGreaterThan(report.cases * 0.3);
   });
@@ -320,13 +323,15 @@ describe('fuzz: Flax checkpoints', () => {
     });
     await fuzz(
       'flax-decode',
-      spec,
-      ({ base, bytes, huge }) => {
-        let b = mutateBytes(bases[base]!.bytes, bytes as ByteMutation[], bases[1 - base]!.bytes);
-        if (huge !== null) b = hugeLength(b, huge);
-        decodeFlaxCheckpoint(b, 'fuzz');
+      {
+        arbitrary: spec,
+        prepare: ({ base, bytes, huge }) => {
+          const b = mutateBytes(bases[base]!.bytes, bytes as ByteMutation[], bases[1 - base]!.bytes);
+          return huge === null ? b : hugeLength(b, huge);
+        },
       },
-      { runs: fuzzRuns(3000), allowed: [CheckpointError] },
+      (b) => decodeFlaxCheckpoint(b, 'fuzz'),
+      { runs: fuzzRuns(5000), allowed: [CheckpointError] },
     );
   });
 });

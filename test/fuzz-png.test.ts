@@ -225,10 +225,9 @@ function checkDecoded(image: { width: number; height: number; data: Uint8Array }
 
 describe('fuzz: PNG', () => {
   it('mutated PNGs decode to RGBA or throw ArgumentError, within bounded time and memory', async () => {
-    const report = await fuzz('png', caseSpec, (c) => checkDecoded(decodePNG(mutated(c), 'fuzz', { maxPixels: 1 << 20 })), {
-      runs: fuzzRuns(3000),
+    const report = await fuzz('png', { arbitrary: caseSpec, prepare: mutated }, (png) => checkDecoded(decodePNG(png, 'fuzz', { maxPixels: 1 << 20 })), {
+      runs: fuzzRuns(5000),
       allowed: [ArgumentError],
-      caseBytes: 48 * 1024 * 1024,
     });
     expect(report.accepted).toBeGreaterThan(report.cases * 0.1);
     expect(report.rejected.ArgumentError ?? 0).toBeGreaterThan(report.cases * 0.3);

@@ -193,8 +193,11 @@ async function loadEveryWay(bytes: Uint8Array, c: Pick<CaseSpec, 'chunks' | 'ann
 
 describe('fuzz: safetensors', () => {
   it('mutated files load correctly or throw CheckpointError, on every reader', async () => {
-    const report = await fuzz('safetensors', caseSpec, (c) => loadEveryWay(mutated(c), c), { runs: fuzzRuns(3000), allowed: [CheckpointError] });
-    expect(report.cases).toBeGreaterThanOrEqual(fuzzRuns(3000));
+    const report = await fuzz('safetensors', { arbitrary: caseSpec, prepare: (c) => ({ bytes: mutated(c), c }) }, ({ bytes, c }) => loadEveryWay(bytes, c), {
+      runs: fuzzRuns(5000),
+      allowed: [CheckpointError],
+    });
+    expect(report.cases).toBeGreaterThanOrEqual(fuzzRuns(5000));
     // The mutations reach both sides of the contract.
     expect(report.accepted).toBeGreaterThan(report.cases * 0.1);
     expect(report.rejected.CheckpointError ?? 0).toBeGreaterThan(report.cases * 0.3);
