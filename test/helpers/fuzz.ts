@@ -157,26 +157,28 @@ export async function fuzz<T, P = T>(name: string, input: FuzzInput<T, P>, body:
  */
 function watchdog(name: string, slowMs: number, hangMs: number): { start(input: unknown): void; stop(): void; close(): Promise<number> } {
   const shared = new SharedArrayBuffer(8 + 4 + 4096);
-  const startedAt = new Float64Array(shared, 0, 1);
+  // When the running case started (ms; 0: none), read once per check: the case may end between two reads.
+  const startedAt = new BigInt64Array(shared, 0, 1);
   const length = new Int32Array(shared, 8, 1);
   const text = new Uint8Array(shared, 12);
   const worker = new Worker(
     `const { workerData } = require('node:worker_threads');
      const { writeSync } = require('node:fs');
-     const startedAt = new Float64Array(workerData.shared, 0, 1);
+     const startedAt = new BigInt64Array(workerData.shared, 0, 1);
      const length = new Int32Array(workerData.shared, 8, 1);
      const text = new Uint8Array(workerData.shared, 12);
      const input = () => new TextDecoder().decode(text.slice(0, Atomics.load(length, 0)));
      let warned = 0;
      setInterval(() => {
-       const running = startedAt[0] > 0 ? Date.now() - startedAt[0] : 0;
+       const started = Number(Atomics.load(startedAt, 0));
+       const running = started > 0 ? Date.now() - started : 0;
        // Printed before the kill (or before an out-of-memory crash takes the process first).
-       if (running > workerData.slowMs && warned !== startedAt[0]) {
-         warned = startedAt[0];
-         writeSync(2, '\nfuzz ' + workerData.name + ': a case has run for ' + running + ' ms: ' + input() + '\n');
+       if (running > workerData.slowMs && warned !== started) {
+         warned = started;
+         writeSync(2, '\\nfuzz ' + workerData.name + ': a case has run for ' + running + ' ms: ' + input() + '\\n');
        }
        if (running > workerData.hangMs) {
-         writeSync(2, 'fuzz ' + workerData.name + ': it hung for more than ' + workerData.hangMs + ' ms; killing the process\n');
+         writeSync(2, 'fuzz ' + workerData.name + ': it hung for more than ' + workerData.hangMs + ' ms; killing the process\\n');
          process.kill(process.pid, 'SIGKILL');
        }
      }, 100);`,
@@ -188,10 +190,10 @@ function watchdog(name: string, slowMs: number, hangMs: number): { start(input: 
       const encoded = new TextEncoder().encode(fc.stringify(input).slice(0, 4000));
       text.set(encoded.subarray(0, text.byteLength));
       Atomics.store(length, 0, Math.min(encoded.byteLength, text.byteLength));
-      startedAt[0] = Date.now();
+      Atomics.store(startedAt, 0, BigInt(Date.now()));
     },
     stop() {
-      startedAt[0] = 0;
+      Atomics.store(startedAt, 0, 0n);
     },
     close: () => worker.terminate(),
   };
