@@ -10,6 +10,7 @@ import {
   CheckpointError,
   decodeSafetensors,
   encodeSafetensors,
+  loadSafetensors,
   readSafetensorsFile,
   readSafetensorsStream,
   safetensorsDTypeSize,
@@ -17,6 +18,8 @@ import {
   type SafetensorsDType,
   type TensorBytes,
 } from '../src/node.js';
+import { f16BitsToF32, f32ToF16Bits } from '../src/tensor/half.js';
+import { getEngine } from './helpers/engine.js';
 import { byteMutation, concat, fuzz, fuzzRuns, jsonMutation, mutateBytes, mutateJson, mutations, rawJsonVariants, sometimes, type ByteMutation, type JsonMutation } from './helpers/fuzz.js';
 
 const DTYPES: SafetensorsDType[] = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'I64', 'U64', 'F64'];
@@ -245,5 +248,80 @@ describe('fuzz: safetensors', () => {
     await expect(promise).rejects.toThrow(CheckpointError);
     await expect(promise).rejects.toThrow(/truncated safetensors file: the stream ended after 13 bytes, in the header/);
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 1024 * 1024);
+  });
+});
+
+// ------------------------------------------------------------------ onto the GPU
+
+/** The f32 values a tensor of `dtype` must read back as, stored as `storage` (null: not storable). */
+function expectedValues(dtype: SafetensorsDType, bytes: Uint8Array, storage: 'f32' | 'f16'): Float64Array | Int32Array | Uint32Array | null {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = bytes.byteLength / safetensorsDTypeSize(dtype);
+  const floats = (read: (i: number) => number) => {
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = Math.fround(read(i));
+      out[i] = storage === 'f16' ? f16BitsToF32(f32ToF16Bits(v)) : v;
+    }
+    return out;
+  };
+  switch (dtype) {
+    case 'F32':
+      return floats((i) => view.getFloat32(i * 4, true));
+    case 'F16':
+      return floats((i) => f16BitsToF32(view.getUint16(i * 2, true)));
+    case 'BF16':
+      return floats((i) => new Float32Array(new Uint32Array([view.getUint16(i * 2, true) << 16]).buffer)[0]!);
+    case 'F64':
+      return floats((i) => view.getFloat64(i * 8, true));
+    case 'I32':
+      return Int32Array.from({ length: n }, (_, i) => view.getInt32(i * 4, true));
+    case 'U32':
+      return Uint32Array.from({ length: n }, (_, i) => view.getUint32(i * 4, true));
+    default:
+      return null;
+  }
+}
+
+describe('fuzz: safetensors onto the GPU', () => {
+  it('loadSafetensors uploads every dtype it can store with the right values, or throws CheckpointError; the pool returns to its baseline', async () => {
+    const engine = await getEngine();
+    await engine.sync();
+    const baseline = engine.stats().pool.bytesInUse;
+    const spec = fc.record({ base: fileSpec, bytes: mutations(1, 4, byteMutation, 2), storage: fc.constantFrom('auto', 'f32', 'f16'), chunk: fc.integer({ min: 1, max: 512 }), announce: fc.boolean() });
+    const report = await fuzz(
+      'safetensors-gpu',
+      { arbitrary: spec, prepare: (c) => ({ c, bytes: mutateBytes(build(c.base), c.bytes as ByteMutation[]) }) },
+      async ({ c, bytes }) => {
+        const fetch = async () => new Response(streamOf(bytes, [c.chunk]), { headers: c.announce ? { 'content-length': String(bytes.byteLength) } : {} });
+        const { tensors } = await loadSafetensors(engine, 'https://models.invalid/fuzz.safetensors', { fetch, cache: false, dtype: c.storage as 'auto' });
+        try {
+          const host = decodeSafetensors(bytes).tensors;
+          for (const [name, t] of tensors) {
+            const file = host.get(name)!;
+            const storage = t.dtype === 'f16' ? 'f16' : 'f32';
+            const want = expectedValues(file.dtype, file.bytes, storage)!;
+            expect([...t.shape], name).toEqual([...file.shape]);
+            const got = await t.read();
+            expect(got.length, name).toBe(want.length);
+            for (let i = 0; i < want.length; i++) {
+              const same = Object.is(got[i], want[i]) || (Number.isNaN(got[i]) && Number.isNaN(want[i]));
+              if (!same) throw new Error(`${name} [${i}]: ${got[i]} read back, ${want[i]} expected (${file.dtype} stored as ${t.dtype})`);
+            }
+          }
+        } finally {
+          for (const t of tensors.values()) t.dispose();
+        }
+      },
+      {
+        runs: fuzzRuns(300),
+        allowed: [CheckpointError],
+        after: async () => {
+          await engine.sync();
+          expect(engine.stats().pool.bytesInUse).toBe(baseline);
+        },
+      },
+    );
+    expect(report.accepted).toBeGreaterThan(10);
   });
 });
