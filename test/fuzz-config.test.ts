@@ -12,23 +12,20 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   ArgumentError,
   CheckpointError,
-  encodeSafetensors,
   imageTokenCount,
-  initialValues,
   loadModelWeights,
   modelContents,
   modelParamSpecs,
   officialConfig,
   parseModelConfig,
-  seededUniform,
   validateConfig,
   type MaskGITConfig,
   type ModelFolderConfig,
-  type TensorBytes,
 } from '../src/node.js';
 import { getEngine } from './helpers/engine.js';
+import { folderFiles, folderSpec, memoryFetch } from './helpers/folder-mutations.js';
+import { fuzz, fuzzRuns, jsonMutation, mutateJson, mutations, sometimes, type JsonMutation } from './helpers/fuzz.js';
 import { TINY_MODEL_CONFIG } from './helpers/model-versions.js';
-import { byteMutation, concat, fuzz, fuzzRuns, jsonMutation, mutateBytes, mutateJson, mutations, sometimes, type ByteMutation, type JsonMutation } from './helpers/fuzz.js';
 
 const work = mkdtempSync(join(tmpdir(), 'maskgit-fuzz-config-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -99,57 +96,6 @@ describe('fuzz: model configs', () => {
 });
 
 // ------------------------------------------------------------------ model folders on the GPU
-
-const random = seededUniform(3);
-const tinyTensors: TensorBytes[] = modelParamSpecs(tiny).map((s) => ({ name: s.name, dtype: 'F32', shape: s.shape, data: new Uint8Array(initialValues(s, random).buffer) }));
-const tinyWeights = encodeSafetensors(tinyTensors, { format: 'maskgit' });
-
-function splitHeader(file: Uint8Array): { json: unknown; data: Uint8Array } {
-  const n = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
-  return { json: JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + n))), data: file.subarray(8 + n) };
-}
-
-function joinHeader(json: unknown, data: Uint8Array): Uint8Array {
-  const text = new TextEncoder().encode(JSON.stringify(json));
-  const prefix = new Uint8Array(8);
-  new DataView(prefix.buffer).setBigUint64(0, BigInt(text.byteLength), true);
-  return concat([prefix, text, data]);
-}
-
-const folderSpec = fc.record({
-  config: mutations(2, 1, jsonMutation, 2),
-  header: mutations(1, 2, jsonMutation, 2),
-  bytes: mutations(1, 3, byteMutation, 2),
-  how: fc.constantFrom('url', 'url-no-length', 'disk'),
-  chunk: fc.integer({ min: 1, max: 4096 }),
-  dtype: fc.constantFrom(undefined, 'f32', 'f16', 'auto'),
-});
-
-type FolderSpec = typeof folderSpec extends fc.Arbitrary<infer T> ? T : never;
-
-function folderFiles(c: FolderSpec): { config: Uint8Array; weights: Uint8Array } {
-  const config = new TextEncoder().encode(JSON.stringify(mutateJson(tiny, c.config as JsonMutation[])));
-  const { json, data } = splitHeader(tinyWeights);
-  const weights = mutateBytes(c.header.length ? joinHeader(mutateJson(json, c.header as JsonMutation[]), data) : tinyWeights, c.bytes as ByteMutation[]);
-  return { config, weights };
-}
-
-/** A fetch over in-memory files, delivering `chunk`-byte pieces, with or without Content-Length. */
-function memoryFetch(files: Record<string, Uint8Array>, chunk: number, withLength: boolean) {
-  return async (url: string): Promise<Response> => {
-    const bytes = files[url.slice(url.lastIndexOf('/') + 1)];
-    if (!bytes) return new Response('not found', { status: 404 });
-    let at = 0;
-    const body = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (at >= bytes.byteLength) return controller.close();
-        controller.enqueue(bytes.slice(at, at + chunk));
-        at += chunk;
-      },
-    });
-    return new Response(body, { headers: withLength ? { 'content-length': String(bytes.byteLength) } : {} });
-  };
-}
 
 let folderCount = 0;
 

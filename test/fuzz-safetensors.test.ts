@@ -20,6 +20,7 @@ import {
 } from '../src/node.js';
 import { f16BitsToF32, f32ToF16Bits } from '../src/tensor/half.js';
 import { getEngine } from './helpers/engine.js';
+import { joinHeader, splitHeader } from './helpers/folder-mutations.js';
 import { byteMutation, concat, fuzz, fuzzRuns, jsonMutation, mutateBytes, mutateJson, mutations, rawJsonVariants, sometimes, type ByteMutation, type JsonMutation } from './helpers/fuzz.js';
 
 const DTYPES: SafetensorsDType[] = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'I64', 'U64', 'F64'];
@@ -46,20 +47,6 @@ function build(spec: FileSpec): Uint8Array {
   return encodeSafetensors(tensors, spec.metadata);
 }
 
-/** The header's JSON and the data section of a valid file. */
-function split(file: Uint8Array): { json: unknown; data: Uint8Array } {
-  const length = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
-  return { json: JSON.parse(new TextDecoder().decode(file.subarray(8, 8 + length))), data: file.subarray(8 + length) };
-}
-
-/** A file with `text` as its header (length prefix `length`, or the true length). */
-function withHeader(text: string | Uint8Array, data: Uint8Array, length?: bigint): Uint8Array {
-  const json = typeof text === 'string' ? new TextEncoder().encode(text) : text;
-  const prefix = new Uint8Array(8);
-  new DataView(prefix.buffer).setBigUint64(0, length ?? BigInt(json.byteLength), true);
-  return concat([prefix, json, data]);
-}
-
 const LENGTH_PREFIXES = [0n, 1n, 2n, 7n, 2n ** 31n, 2n ** 32n, 2n ** 53n, 2n ** 63n, 2n ** 64n - 1n, 100_000_000n, 100_000_001n, 99_999_999n];
 
 const caseSpec = fc.record({
@@ -83,7 +70,7 @@ type CaseSpec = typeof caseSpec extends fc.Arbitrary<infer T> ? T : never;
 
 function mutated(c: CaseSpec): Uint8Array {
   const file = build(c.base);
-  const { json, data } = split(file);
+  const { json, data } = splitHeader(file);
   let text = JSON.stringify(mutateJson(json, c.json as JsonMutation[]));
   if (c.raw !== null) {
     const variants = rawJsonVariants(text);
@@ -95,7 +82,7 @@ function mutated(c: CaseSpec): Uint8Array {
     length = c.prefix <= -1000 ? LENGTH_PREFIXES[-1000 - c.prefix]! : trueLength + BigInt(c.prefix);
     if (length < 0n) length = 0n;
   }
-  return mutateBytes(withHeader(text, data, length), c.bytes as ByteMutation[], build(c.other));
+  return mutateBytes(joinHeader(text, data, length), c.bytes as ByteMutation[], build(c.other));
 }
 
 type Loaded = Map<string, { dtype: string; shape: readonly number[]; bytes: Uint8Array }>;
@@ -234,7 +221,7 @@ describe('fuzz: safetensors', () => {
     const report = await fuzz(
       'safetensors-huge-claims',
       fc.record({ claim: fc.constantFrom(...claims), tail: fc.integer({ min: 0, max: 4096 }), chunks: fc.array(fc.integer({ min: 1, max: 4096 }), { minLength: 1, maxLength: 3 }), announce: fc.boolean(), shortReads: fc.integer({ min: 1, max: 13 }) }),
-      ({ claim, tail, ...how }) => loadEveryWay(withHeader(JSON.stringify(claim), new Uint8Array(tail)), how),
+      ({ claim, tail, ...how }) => loadEveryWay(joinHeader(JSON.stringify(claim), new Uint8Array(tail)), how),
       { runs: fuzzRuns(60), allowed: [CheckpointError], caseBytes: 16 * 1024 * 1024, runBytes: 64 * 1024 * 1024 },
     );
     expect(report.accepted).toBe(0);
