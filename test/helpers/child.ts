@@ -4,7 +4,7 @@
 // bundled once per test process (kernels as text, packages external, as scripts/run-ts.mjs
 // does) and run with Node; it reports by printing `RESULT <json>` lines.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bundleTs } from '../../scripts/bundle-ts.mjs';
 
@@ -17,7 +17,9 @@ export function childScript(name: string): Promise<string> {
   if (!bundle) {
     bundle = (async () => {
       mkdirSync(join(root, '.run'), { recursive: true });
-      const outfile = join(mkdtempSync(join(root, '.run', `child-${name}-`)), 'main.mjs');
+      const dir = mkdtempSync(join(root, '.run', `child-${name}-`));
+      process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+      const outfile = join(dir, 'main.mjs');
       await bundleTs(join(root, 'test/children', `${name}.ts`), outfile);
       return outfile;
     })();
