@@ -4,12 +4,25 @@
 // bundled once per test process (kernels as text, packages external, as scripts/run-ts.mjs
 // does) and run with Node; it reports by printing `RESULT <json>` lines.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { bundleTs } from '../../scripts/bundle-ts.mjs';
 
 const root = resolve(__dirname, '../..');
 const bundles = new Map<string, Promise<string>>();
+
+/** Removes the bundles of test processes that have exited (named by their pid). */
+function removeStaleBundles(): void {
+  for (const entry of readdirSync(join(root, '.run'))) {
+    const pid = Number(/^child-(\d+)-/.exec(entry)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(root, '.run', entry), { recursive: true, force: true });
+    }
+  }
+}
 
 /** The bundled script test/children/<name>.ts (built once per process, inside the repo so bare imports resolve). */
 export function childScript(name: string): Promise<string> {
@@ -17,8 +30,9 @@ export function childScript(name: string): Promise<string> {
   if (!bundle) {
     bundle = (async () => {
       mkdirSync(join(root, '.run'), { recursive: true });
-      const dir = mkdtempSync(join(root, '.run', `child-${name}-`));
-      process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+      removeStaleBundles();
+      const dir = join(root, '.run', `child-${process.pid}-${name}`);
+      mkdirSync(dir, { recursive: true });
       const outfile = join(dir, 'main.mjs');
       await bundleTs(join(root, 'test/children', `${name}.ts`), outfile);
       return outfile;
