@@ -2,11 +2,11 @@
 // Runs a TypeScript file of this repo (a script or an experiment): bundles it with esbuild
 // (kernels as text, packages external) into a temporary module and runs it with the given args.
 //   node scripts/run-ts.mjs path/to/script.ts [args...]
-import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleTs } from './bundle-ts.mjs';
 
 const [entry, ...args] = process.argv.slice(2);
 if (!entry) {
@@ -18,18 +18,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 mkdirSync(join(root, '.run'), { recursive: true });
 const dir = mkdtempSync(join(root, '.run', 'run-'));
 const outfile = join(dir, 'main.mjs');
-await build({
-  entryPoints: [resolve(entry)],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  packages: 'external',
-  loader: { '.wgsl': 'text' },
-  logLevel: 'warning',
-  banner: { js: "import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);" },
-});
+await bundleTs(resolve(entry), outfile);
 const r = spawnSync(process.execPath, [outfile, ...args], { stdio: 'inherit' });
 rmSync(dir, { recursive: true, force: true });
 process.exit(r.status ?? 1);

@@ -14,6 +14,7 @@ export {
   openLocalFile,
   readFileWithProgress,
   readFlaxCheckpointFile,
+  recoverModelFolder,
   writeFlaxCheckpointFile,
   writeModelFolder,
   writeSafetensorsFile,

@@ -1,3 +1,4 @@
+import { describeValue, isPlainObject, optionsObject } from '../arguments.js';
 import { ArgumentError, CheckpointError } from '../errors.js';
 import {
   OFFICIAL_TOKENIZER,
@@ -54,8 +55,16 @@ export interface NamedCheckpoint {
   readonly source: string;
 }
 
+function checkNamed(name: string, c: unknown): void {
+  if (!isPlainObject(c) || !isPlainObject(c.tree) || c.tree instanceof FlaxArray || typeof c.source !== 'string') {
+    throw new ArgumentError(name, `must be { tree: a decoded Flax checkpoint, source: a name }, got ${describeValue(c)}`);
+  }
+}
+
 /** Assigns one or two checkpoints, in any order, to their roles. */
 export function sortCheckpoints(checkpoints: readonly NamedCheckpoint[]): { transformer?: NamedCheckpoint; tokenizer?: NamedCheckpoint } {
+  if (!Array.isArray(checkpoints)) throw new ArgumentError('checkpoints', `must be a list of { tree, source }, got ${describeValue(checkpoints)}`);
+  checkpoints.forEach((c, i) => checkNamed(`checkpoints[${i}]`, c));
   if (checkpoints.length < 1 || checkpoints.length > 2) {
     throw new ArgumentError('checkpoints', `give one or two checkpoints (a transformer and/or a tokenizer), got ${checkpoints.length}`);
   }
@@ -112,9 +121,19 @@ function indicesOf(tree: FlaxTree | undefined, prefix: string): number[] {
     .sort((a, b) => a - b);
 }
 
-function countOf(tree: FlaxTree | undefined, prefix: string): number {
+/**
+ * How many `<prefix>_i` modules a tree holds. Flax numbers them 0, 1, 2, ... in call order, so
+ * anything else (a gap, "_01" beside "_1", a stray huge index) is a damaged or foreign tree —
+ * and must not size the model: TransformerLayer_99999999 alone would ask for 10^8 layers.
+ */
+function countOf(tree: FlaxTree | undefined, prefix: string, source: string, where: string): number {
   const idx = indicesOf(tree, prefix);
-  return idx.length ? idx[idx.length - 1]! + 1 : 0;
+  idx.forEach((v, i) => {
+    if (v !== i) {
+      throw new CheckpointError(`${source}: ${where}${prefix}_i must be numbered 0..${idx.length - 1} as Flax names them; found ${prefix}_${v} in place of ${prefix}_${i}`);
+    }
+  });
+  return idx.length;
 }
 
 /** The shape of the array at `path`, which sizes are inferred from (CheckpointError if absent). */
@@ -131,7 +150,7 @@ function inferTransformer(params: FlaxTree, source: string): TransformerConfig {
   const flat = flattenFlaxTree(params);
   const [vocabSize, hiddenSize] = shapeAt(flat, 'Embed_0/word_embeddings/embedding', 2, source) as [number, number];
   const [maxPositions] = shapeAt(flat, 'Embed_0/position_embeddings/embedding', 2, source) as [number, number];
-  const numLayers = countOf(params, 'TransformerLayer');
+  const numLayers = countOf(params, 'TransformerLayer', source, '');
   if (numLayers === 0) throw new CheckpointError(`${source}: no TransformerLayer_i found`);
   const [, numHeads, headDim] = shapeAt(flat, 'TransformerLayer_0/Attention_0/self_attention/query/kernel', 3, source) as [number, number, number];
   if (numHeads * headDim !== hiddenSize) {
@@ -209,10 +228,10 @@ function inferTokenizer(params: FlaxTree, source: string): TokenizerLayout {
   const [codebookSize, embeddingDim] = shapeAt(flat, 'quantizer/codebook', 2, source) as [number, number];
   // The decoder's convs are Conv_0 (in), one upsampling conv per level but the first, and the
   // output conv last: its highest number is the level count.
-  const levels = indicesOf(decoder, 'Conv').pop() ?? 0;
+  const levels = countOf(decoder, 'Conv', source, 'decoder/') - 1;
   if (levels < 1) throw new CheckpointError(`${source}: the decoder has no output conv (decoder/Conv_k with k >= 1)`);
-  const encoderBlocks = countOf(encoder, 'ResBlock');
-  const decoderBlocks = countOf(decoder, 'ResBlock');
+  const encoderBlocks = countOf(encoder, 'ResBlock', source, 'encoder/');
+  const decoderBlocks = countOf(decoder, 'ResBlock', source, 'decoder/');
   const numResBlocks = encoderBlocks / (levels + 1);
   if (encoderBlocks === 0 || !Number.isInteger(numResBlocks) || decoderBlocks !== encoderBlocks) {
     throw new CheckpointError(
@@ -375,6 +394,10 @@ export function convertFlaxCheckpoints(
   parts: { transformer?: NamedCheckpoint; tokenizer?: NamedCheckpoint },
   options: ConvertOptions = {},
 ): ConvertedModel {
+  if (!isPlainObject(parts)) throw new ArgumentError('checkpoints', `must be { transformer?, tokenizer? }, got ${describeValue(parts)}`);
+  if (parts.transformer !== undefined) checkNamed('transformer', parts.transformer);
+  if (parts.tokenizer !== undefined) checkNamed('tokenizer', parts.tokenizer);
+  options = optionsObject('options', options);
   const dtype = options.dtype ?? 'f32';
   if (dtype !== 'f32' && dtype !== 'f16') throw new ArgumentError('dtype', `must be "f32" or "f16", got ${String(dtype)}`);
   if (!parts.transformer && !parts.tokenizer) throw new ArgumentError('checkpoints', 'give a transformer and/or a tokenizer checkpoint');

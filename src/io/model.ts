@@ -1,11 +1,12 @@
+import { checkFunction, checkOneOf, describeValue, optionsObject } from '../arguments.js';
 import { ArgumentError, CheckpointError } from '../errors.js';
 import { validateConfig, type MaskGITConfig } from '../maskgit/config.js';
 import { checkWeights, tokenizerParams, transformerParams, type ParamSpec } from '../maskgit/weights.js';
-import type { Engine } from '../tensor/engine.js';
+import { Engine } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { ScratchBuffers } from './dtype-bytes.js';
 import { FileProgress, type ProgressCallback } from './progress.js';
-import { openRemoteFile, type OpenedFile, type RemoteOptions } from './remote.js';
+import { ModelCache, openRemoteFile, type OpenedFile, type RemoteOptions } from './remote.js';
 import { readSafetensorsFile, type SafetensorsHeader, type SafetensorsSink, type SafetensorsTensorInfo } from './safetensors.js';
 import { storageDType, uploadTensor, type WeightDType } from './upload.js';
 
@@ -94,6 +95,25 @@ export function checkModelHeader(header: SafetensorsHeader, config: MaskGITConfi
     }
     if (t.dtype !== fileDType) throw new CheckpointError(`${source}: parameter ${spec.name} is ${t.dtype}, config.json says dtype "${config.dtype}" (${fileDType})`);
   }
+}
+
+/** Checks the options shared by the loaders (ArgumentError naming the option). */
+function checkLoadOptions<T extends LoadSafetensorsOptions & { parts?: readonly ModelPart[] }>(engine: unknown, pathOrUrl: unknown, options: T | undefined): T {
+  if (!(engine instanceof Engine)) throw new ArgumentError('engine', `must be an Engine (createEngine()), got ${describeValue(engine)}`);
+  if (!(pathOrUrl instanceof URL) && (typeof pathOrUrl !== 'string' || pathOrUrl.length === 0)) {
+    throw new ArgumentError('path', `must be a folder path or URL (a non-empty string or a URL), got ${describeValue(pathOrUrl)}`);
+  }
+  const checked = optionsObject('options', options);
+  checkOneOf('dtype', checked.dtype, ['f32', 'f16', 'auto']);
+  checkFunction('onProgress', checked.onProgress);
+  checkFunction('fetch', checked.fetch);
+  if (checked.cache !== undefined && checked.cache !== false && !(checked.cache instanceof ModelCache)) {
+    throw new ArgumentError('cache', `must be a ModelCache or false, got ${describeValue(checked.cache)}`);
+  }
+  if (checked.parts !== undefined && !(Array.isArray(checked.parts) && checked.parts.every((p) => MODEL_PARTS.includes(p)))) {
+    throw new ArgumentError('parts', `must list "transformer" and/or "tokenizer", got ${describeValue(checked.parts)}`);
+  }
+  return checked;
 }
 
 /** Where a model folder's files come from: a local folder (Node) or a URL. */
@@ -249,6 +269,7 @@ export async function loadSafetensors(
   pathOrUrl: string | URL,
   options: LoadSafetensorsOptions = {},
 ): Promise<{ tensors: Map<string, Tensor>; metadata: Readonly<Record<string, string>> }> {
+  options = checkLoadOptions(engine, pathOrUrl, options);
   const tensors = new Map<string, Tensor>();
   const name = String(pathOrUrl);
   try {
@@ -292,6 +313,7 @@ export interface LoadedWeights {
  * freed and the error (CheckpointError for bad files) is thrown.
  */
 export async function loadModelWeights(engine: Engine, dirOrUrl: string | URL, options: LoadWeightsOptions = {}): Promise<LoadedWeights> {
+  options = checkLoadOptions(engine, dirOrUrl, options);
   const source = modelSource(dirOrUrl, options);
   const config = await readModelConfig(source, options.onProgress);
   const contents = modelContents(config);

@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeValue } from '../arguments.js';
 import { ArgumentError, CheckpointError } from '../errors.js';
+import { deadLeftovers, syncFolder, temporaryPath, writeAtomically, writeFileAtomic } from './atomic.js';
 import { decodeFlaxCheckpoint, encodeFlaxCheckpoint, type FlaxTree, type FlaxWriteOptions } from './flax.js';
-import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, setLocalFiles, type ModelFileSource, type ModelFolderConfig } from './model.js';
+import { checkModelHeader, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, modelContents, modelParamSpecs, parseModelConfig, setLocalFiles, type ModelFileSource, type ModelFolderConfig } from './model.js';
 import { FileProgress, type ProgressCallback } from './progress.js';
 import type { OpenedFile } from './remote.js';
 import { encodeSafetensorsHeader, tensorData, type TensorBytes } from './safetensors.js';
@@ -80,10 +81,33 @@ export async function openLocalFile(pathOrUrl: string | URL): Promise<OpenedFile
   };
 }
 
-/** A model folder on disk. */
+/**
+ * A model folder on disk. When the folder is missing because a process was killed while
+ * replacing it (between moving the old folder aside and renaming the new one in), opening it
+ * finishes that replacement first (recoverModelFolder), so the model still loads.
+ */
 export function localModelFolder(dir: string | URL): ModelFileSource {
   const path = toPath(dir);
-  return { location: path, open: (file) => openLocalFile(join(path, file)) };
+  return {
+    location: path,
+    open: async (file) => {
+      try {
+        return await openLocalFile(join(path, file));
+      } catch (error) {
+        if (error instanceof CheckpointError && !(await exists(path)) && (await recoverModelFolder(path))) return openLocalFile(join(path, file));
+        throw error;
+      }
+    },
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Lets loadModelWeights / loadSafetensors read paths on disk (called by the Node entry). */
@@ -118,7 +142,7 @@ async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
   }
 }
 
-/** Writes pieces to a new file, coalescing small ones, then flushes it to disk. */
+/** Writes pieces to a new file, coalescing small ones (writeAtomically syncs it). */
 async function writePieces(handle: FileHandle, pieces: Iterable<Uint8Array>, onWritten?: (bytes: number) => void): Promise<void> {
   const buffer = new Uint8Array(1 << 20);
   let used = 0;
@@ -146,25 +170,6 @@ async function writePieces(handle: FileHandle, pieces: Iterable<Uint8Array>, onW
     }
   }
   await flush();
-  await handle.sync();
-}
-
-/** Writes a file through a temporary file beside it, renamed into place once complete and synced. */
-async function writeAtomically(path: string, write: (handle: FileHandle) => Promise<void>): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(tmp, 'wx');
-  try {
-    try {
-      await write(handle);
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, path);
-  } catch (error) {
-    await rm(tmp, { force: true });
-    throw error;
-  }
 }
 
 function* safetensorsPieces(tensors: readonly TensorBytes[], metadata: Readonly<Record<string, string>>): Generator<Uint8Array> {
@@ -220,11 +225,62 @@ async function isModelFolder(dir: string): Promise<boolean> {
 }
 
 /**
+ * Cleans up after writes of the model folder `dir` whose process was killed, and finishes a
+ * replacement cut off between its two renames (the old folder moved aside, the new one not yet
+ * in place): the new folder is renamed in when it is complete (its config.json, written last,
+ * exists), else the old one is put back. Writes of live processes are left alone. Returns
+ * whether it put a folder back at `dir`. writeModelFolder and the disk loader call it.
+ */
+export async function recoverModelFolder(dir: string): Promise<boolean> {
+  const target = resolve(dir);
+  const leftovers = await deadLeftovers(target);
+  let restored = false;
+  if (!(await exists(target))) {
+    // A complete new folder first (roll forward), else the old one (roll back).
+    const candidates = [...leftovers.filter((l) => l.kind === 'tmp'), ...leftovers.filter((l) => l.kind === 'old')];
+    for (const leftover of candidates) {
+      if (await isModelFolder(leftover.path)) {
+        await rename(leftover.path, target);
+        restored = true;
+        break;
+      }
+    }
+  }
+  for (const leftover of leftovers) await rm(leftover.path, { recursive: true, force: true });
+  if (restored || leftovers.length > 0) await syncFolder(dirname(target));
+  return restored;
+}
+
+/**
+ * What writeModelFolder is given must make a folder that loads: a valid config, and tensors
+ * whose names, shapes and dtype are the ones the config implies (the loader's own check).
+ */
+function checkFolderContents(dir: string, config: ModelFolderConfig, tensors: readonly TensorBytes[]): void {
+  try {
+    // parseModelConfig is what the loader runs on config.json; the same text must pass.
+    parseModelConfig(JSON.stringify(config), `${dir}/${MODEL_CONFIG_FILE}`);
+  } catch (error) {
+    if (error instanceof CheckpointError) throw new ArgumentError('config', error.message);
+    throw error;
+  }
+  if (!Array.isArray(tensors)) throw new ArgumentError('tensors', `must be a list of tensors, got ${describeValue(tensors)}`);
+  try {
+    const { header } = encodeSafetensorsHeader(tensors);
+    checkModelHeader(header, config, modelParamSpecs(config, modelContents(config)), `${dir}/${MODEL_WEIGHTS_FILE}`);
+  } catch (error) {
+    if (error instanceof CheckpointError) throw new ArgumentError('tensors', error.message);
+    throw error;
+  }
+}
+
+/**
  * Writes a model folder atomically: config.json and model.safetensors go into a temporary
  * folder beside `dir` (weights first, config last, each synced), which is then renamed into
  * place. An existing model folder at `dir` is replaced (moved aside, then removed); any other
- * non-empty folder is refused. A crash leaves either the old folder, no folder, or the new one,
- * plus a hidden `.<name>.*` leftover — never a partial folder that loads.
+ * non-empty folder is refused. A process killed at any point leaves the old folder, no folder,
+ * or the new one — never a partial folder that loads — plus hidden `.<name>.<pid>-*` leftovers,
+ * which the next write (or, when the kill fell between the two renames, the next load) cleans
+ * up, completing the replacement.
  */
 export async function writeModelFolder(
   dir: string,
@@ -232,8 +288,11 @@ export async function writeModelFolder(
   tensors: readonly TensorBytes[],
   options: WriteOptions & { metadata?: Record<string, string> } = {},
 ): Promise<void> {
+  if (typeof dir !== 'string' || dir.length === 0) throw new ArgumentError('out', `must be a folder path, got ${describeValue(dir)}`);
+  checkFolderContents(dir, config, tensors);
   const target = resolve(dir);
   const parent = dirname(target);
+  await recoverModelFolder(target);
   let existing: string[] | null = null;
   try {
     existing = await readdir(target);
@@ -246,22 +305,27 @@ export async function writeModelFolder(
     throw new ArgumentError('out', `${dir} exists and is not a model folder; choose another output folder or remove it`);
   }
   await mkdir(parent, { recursive: true });
-  const tag = randomBytes(6).toString('hex');
-  const tmp = join(parent, `.${basename(target)}.${tag}.tmp`);
+  const { path: tmp, tag } = temporaryPath(target, 'tmp');
+  const { path: old } = temporaryPath(target, 'old', tag);
+  let movedAside = false;
   await mkdir(tmp);
   try {
     await writeSafetensorsFile(join(tmp, MODEL_WEIGHTS_FILE), tensors, { format: 'maskgit', ...options.metadata }, options);
-    await writeAtomically(join(tmp, MODEL_CONFIG_FILE), async (handle) => {
-      await handle.writeFile(JSON.stringify(config, null, 2) + '\n');
-      await handle.sync();
-    });
+    // Last: its presence marks the folder complete (recoverModelFolder relies on it).
+    await writeFileAtomic(join(tmp, MODEL_CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
     if (existing) {
-      const old = join(parent, `.${basename(target)}.${tag}.old`);
       await rename(target, old);
+      movedAside = true;
       await rename(tmp, target);
+      movedAside = false;
+      await syncFolder(parent);
       await rm(old, { recursive: true, force: true });
-    } else await rename(tmp, target);
+    } else {
+      await rename(tmp, target);
+      await syncFolder(parent);
+    }
   } catch (error) {
+    if (movedAside) await rename(old, target).catch(() => undefined);
     await rm(tmp, { recursive: true, force: true });
     throw error;
   }

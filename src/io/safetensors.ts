@@ -191,7 +191,8 @@ function parseEntry(name: string, entry: unknown, at: string): SafetensorsTensor
       `${at}tensor "${name}" ${dtype} [${(shape as number[]).join(', ')}] needs ${bytes} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`,
     );
   }
-  return { name, dtype, shape: [...(shape as number[])], begin, end };
+  // `+ 0` turns a JSON -0 into 0.
+  return { name, dtype, shape: (shape as number[]).map((d) => d + 0), begin: begin + 0, end: end + 0 };
 }
 
 /** The header bytes (8-byte length + JSON padded with spaces to a multiple of 8) and each tensor's offsets. */
@@ -272,8 +273,11 @@ export interface SafetensorsSink {
  * delivers cannot make us allocate it.
  */
 class ChunkQueue {
+  // chunks[first..] are pending; consumed ones are dropped in batches (Array.shift is linear in
+  // the array's length, which made many small chunks quadratic).
   private chunks: Uint8Array[] = [];
-  private head = 0; // offset into chunks[0]
+  private first = 0;
+  private head = 0; // offset into chunks[first]
   private scratch = new Uint8Array(0);
   available = 0;
 
@@ -285,10 +289,10 @@ class ChunkQueue {
 
   take(n: number): Uint8Array {
     if (n > this.available) throw new Error(`ChunkQueue.take(${n}) with ${this.available} available`);
-    const first = this.chunks[0];
+    const current = this.chunks[this.first];
     if (n === 0) return new Uint8Array(0);
-    if (first && first.byteLength - this.head >= n) {
-      const view = first.subarray(this.head, this.head + n);
+    if (current && current.byteLength - this.head >= n) {
+      const view = current.subarray(this.head, this.head + n);
       this.advance(n);
       return view;
     }
@@ -297,7 +301,7 @@ class ChunkQueue {
     const out = this.scratch.subarray(0, n);
     let filled = 0;
     while (filled < n) {
-      const chunk = this.chunks[0]!;
+      const chunk = this.chunks[this.first]!;
       const part = Math.min(n - filled, chunk.byteLength - this.head);
       out.set(chunk.subarray(this.head, this.head + part), filled);
       filled += part;
@@ -309,9 +313,13 @@ class ChunkQueue {
   private advance(n: number): void {
     this.available -= n;
     this.head += n;
-    while (this.chunks.length > 0 && this.head >= this.chunks[0]!.byteLength) {
-      this.head -= this.chunks[0]!.byteLength;
-      this.chunks.shift();
+    while (this.first < this.chunks.length && this.head >= this.chunks[this.first]!.byteLength) {
+      this.head -= this.chunks[this.first]!.byteLength;
+      this.first++;
+    }
+    if (this.first > 1024 && this.first * 2 > this.chunks.length) {
+      this.chunks = this.chunks.slice(this.first);
+      this.first = 0;
     }
   }
 }

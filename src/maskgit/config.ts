@@ -1,3 +1,4 @@
+import { describeValue, isPlainObject } from '../arguments.js';
 import { ArgumentError } from '../errors.js';
 
 /** The bidirectional transformer (BERT-style, post-LayerNorm) as in the official MaskGIT. */
@@ -105,40 +106,86 @@ export function officialConfig(imageSize: 256 | 512 = 256): MaskGITConfig {
   };
 }
 
-/** Checks the relations between the fields; throws ArgumentError naming the field. */
+/**
+ * Upper bounds on the counts that size loops over parameters (layers, blocks, levels): far
+ * above any MaskGIT, low enough that a damaged or hostile config.json cannot make a loader
+ * enumerate billions of parameter names before it reads a byte of weights.
+ */
+export const CONFIG_LIMITS = {
+  numLayers: 1024,
+  numResBlocks: 64,
+  levels: 16,
+} as const;
+
+const TRANSFORMER_SIZES = ['vocabSize', 'hiddenSize', 'numLayers', 'numHeads', 'mlpSize', 'maxPositions'] as const;
+const TOKENIZER_SIZES = ['filters', 'numResBlocks', 'embeddingDim', 'codebookSize', 'groupNormGroups'] as const;
+
+function positiveInteger(name: string, v: unknown, max = Number.MAX_SAFE_INTEGER): void {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new ArgumentError(name, `must be a positive integer, got ${describeValue(v)}`);
+  if (v > max) throw new ArgumentError(name, `${v} is more than the ${max} this library supports`);
+}
+
+function positiveNumber(name: string, v: unknown): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || !(v > 0)) throw new ArgumentError(name, `must be a finite number > 0, got ${describeValue(v)}`);
+}
+
+/**
+ * Checks every field (present, of its type, within CONFIG_LIMITS) and the relations between
+ * them; throws ArgumentError naming the field. `format` and `version` are config.json's and
+ * are checked where it is parsed.
+ */
 export function validateConfig(config: MaskGITConfig): void {
-  const t = config.transformer;
-  const k = config.tokenizer;
-  const positive = (name: string, v: unknown) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ArgumentError(name, `must be a positive integer, got ${String(v)}`);
-  };
-  for (const [name, v] of Object.entries({ imageSize: config.imageSize, codebookSize: config.codebookSize, numClasses: config.numClasses })) positive(name, v);
-  for (const [name, v] of Object.entries(t)) if (name !== 'gelu' && name !== 'layerNormEps') positive(`transformer.${name}`, v);
-  for (const [name, v] of Object.entries(k)) if (name !== 'channelMultipliers' && name !== 'groupNormEps') positive(`tokenizer.${name}`, v);
-  if (t.hiddenSize % t.numHeads !== 0) throw new ArgumentError('transformer.numHeads', `${t.numHeads} does not divide hiddenSize ${t.hiddenSize}`);
-  if (t.gelu !== 'tanh' && t.gelu !== 'erf') throw new ArgumentError('transformer.gelu', `must be "tanh" or "erf", got ${String(t.gelu)}`);
-  if (!(t.layerNormEps > 0)) throw new ArgumentError('transformer.layerNormEps', 'must be > 0');
-  if (!(k.groupNormEps > 0)) throw new ArgumentError('tokenizer.groupNormEps', 'must be > 0');
-  if (!Array.isArray(k.channelMultipliers) || k.channelMultipliers.length < 1 || !k.channelMultipliers.every((m) => Number.isInteger(m) && m >= 1)) {
+  if (!isPlainObject(config)) throw new ArgumentError('config', `must be an object, got ${describeValue(config)}`);
+  const t = config.transformer as unknown;
+  const k = config.tokenizer as unknown;
+  if (!isPlainObject(t)) throw new ArgumentError('transformer', `must be an object, got ${describeValue(t)}`);
+  if (!isPlainObject(k)) throw new ArgumentError('tokenizer', `must be an object, got ${describeValue(k)}`);
+  for (const [name, v] of Object.entries({ imageSize: config.imageSize, codebookSize: config.codebookSize, numClasses: config.numClasses })) positiveInteger(name, v);
+  for (const name of TRANSFORMER_SIZES) positiveInteger(`transformer.${name}`, t[name], name === 'numLayers' ? CONFIG_LIMITS.numLayers : undefined);
+  for (const name of TOKENIZER_SIZES) positiveInteger(`tokenizer.${name}`, k[name], name === 'numResBlocks' ? CONFIG_LIMITS.numResBlocks : undefined);
+  const transformer = t as unknown as TransformerConfig;
+  const tokenizer = k as unknown as TokenizerConfig;
+  if (transformer.hiddenSize % transformer.numHeads !== 0) {
+    throw new ArgumentError('transformer.numHeads', `${transformer.numHeads} does not divide hiddenSize ${transformer.hiddenSize}`);
+  }
+  if (transformer.gelu !== 'tanh' && transformer.gelu !== 'erf') throw new ArgumentError('transformer.gelu', `must be "tanh" or "erf", got ${describeValue(transformer.gelu)}`);
+  positiveNumber('transformer.layerNormEps', transformer.layerNormEps);
+  positiveNumber('tokenizer.groupNormEps', tokenizer.groupNormEps);
+  const multipliers = tokenizer.channelMultipliers as unknown;
+  if (
+    !Array.isArray(multipliers) ||
+    multipliers.length < 1 ||
+    !multipliers.every((m) => typeof m === 'number' && Number.isSafeInteger(m) && m >= 1 && Number.isSafeInteger(m * tokenizer.filters))
+  ) {
     throw new ArgumentError('tokenizer.channelMultipliers', 'must be a non-empty list of positive integers');
   }
-  for (const m of k.channelMultipliers) {
-    if ((k.filters * m) % k.groupNormGroups !== 0) {
-      throw new ArgumentError('tokenizer.groupNormGroups', `${k.groupNormGroups} groups do not divide ${k.filters * m} channels`);
+  if (multipliers.length > CONFIG_LIMITS.levels) {
+    throw new ArgumentError('tokenizer.channelMultipliers', `${multipliers.length} levels are more than the ${CONFIG_LIMITS.levels} this library supports`);
+  }
+  for (const m of tokenizer.channelMultipliers) {
+    if ((tokenizer.filters * m) % tokenizer.groupNormGroups !== 0) {
+      throw new ArgumentError('tokenizer.groupNormGroups', `${tokenizer.groupNormGroups} groups do not divide ${tokenizer.filters * m} channels`);
     }
   }
-  if (k.codebookSize !== config.codebookSize) throw new ArgumentError('tokenizer.codebookSize', `${k.codebookSize} differs from codebookSize ${config.codebookSize}`);
-  if (t.vocabSize !== config.codebookSize + config.numClasses + 1) {
-    throw new ArgumentError('transformer.vocabSize', `${t.vocabSize} must be codebookSize + numClasses + 1 = ${config.codebookSize + config.numClasses + 1}`);
+  if (tokenizer.codebookSize !== config.codebookSize) throw new ArgumentError('tokenizer.codebookSize', `${tokenizer.codebookSize} differs from codebookSize ${config.codebookSize}`);
+  if (transformer.vocabSize !== config.codebookSize + config.numClasses + 1) {
+    throw new ArgumentError('transformer.vocabSize', `${transformer.vocabSize} must be codebookSize + numClasses + 1 = ${config.codebookSize + config.numClasses + 1}`);
   }
-  if (config.maskTokenId !== t.vocabSize - 1) throw new ArgumentError('maskTokenId', `must be vocabSize - 1 = ${t.vocabSize - 1}`);
-  const down = 2 ** (k.channelMultipliers.length - 1);
+  if (config.maskTokenId !== transformer.vocabSize - 1) throw new ArgumentError('maskTokenId', `must be vocabSize - 1 = ${transformer.vocabSize - 1}`);
+  const down = 2 ** (multipliers.length - 1);
   if (config.imageSize % down !== 0) throw new ArgumentError('imageSize', `${config.imageSize} is not a multiple of the downsampling factor ${down}`);
-  if (t.maxPositions < imageTokenCount(config) + 1) {
-    throw new ArgumentError('transformer.maxPositions', `${t.maxPositions} < 1 class token + ${imageTokenCount(config)} image tokens`);
+  if (!Number.isSafeInteger(imageTokenCount(config))) throw new ArgumentError('imageSize', `${config.imageSize} px gives more image tokens than this library can count`);
+  if (transformer.maxPositions < imageTokenCount(config) + 1) {
+    throw new ArgumentError('transformer.maxPositions', `${transformer.maxPositions} < 1 class token + ${imageTokenCount(config)} image tokens`);
   }
   if (config.nullClassId !== null && (!Number.isInteger(config.nullClassId) || config.nullClassId < 0 || config.nullClassId >= config.numClasses)) {
-    throw new ArgumentError('nullClassId', `must be null or a class id in [0, ${config.numClasses})`);
+    throw new ArgumentError('nullClassId', `must be null or a class id in [0, ${config.numClasses}), got ${describeValue(config.nullClassId)}`);
   }
-  if (config.dtype !== 'f32' && config.dtype !== 'f16') throw new ArgumentError('dtype', `must be "f32" or "f16", got ${String(config.dtype)}`);
+  if (config.classNames !== undefined) {
+    const names = config.classNames as unknown;
+    if (!Array.isArray(names) || names.length !== config.numClasses || !names.every((n) => typeof n === 'string')) {
+      throw new ArgumentError('classNames', `must be a list of ${config.numClasses} strings (one per class), or left out`);
+    }
+  }
+  if (config.dtype !== 'f32' && config.dtype !== 'f16') throw new ArgumentError('dtype', `must be "f32" or "f16", got ${describeValue(config.dtype)}`);
 }

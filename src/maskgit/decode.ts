@@ -4,8 +4,9 @@
  * mask update, kernels/topk.wgsl), recorded into one submit. Nothing is read back until the
  * caller reads the result, unless it asks for per-step frames.
  */
+import { checkFunction, checkInteger, describeValue, isPlainObject } from '../arguments.js';
 import { ArgumentError, ShapeError } from '../errors.js';
-import type { Engine } from '../tensor/engine.js';
+import { Engine } from '../tensor/engine.js';
 import { Tensor } from '../tensor/tensor.js';
 import { imageTokenCount, type MaskGITConfig } from './config.js';
 import { imageSeeds } from './rng.js';
@@ -101,10 +102,15 @@ interface Plan {
  * submit and no readback (unless frames), and no allocation the step's scope does not free.
  */
 export async function decodeTokens(model: LogitsModel, config: DecodeConfig, options: DecodeOptions): Promise<Tensor<'i32'>> {
+  if (!isPlainObject(model) || typeof model.forward !== 'function') throw new ArgumentError('model', 'must have a forward(tokens) method returning logits');
+  if (!isPlainObject(options)) throw new ArgumentError('options', `must be an object of options, got ${describeValue(options)}`);
   const initial = options.initialTokens;
   const engine = options.engine ?? model.engine ?? (isTensor(initial) ? initial.engine : undefined);
   if (!engine) throw new ArgumentError('engine', 'pass options.engine (the model exposes none)');
-  const plan = await planDecode(config, options);
+  if (!(engine instanceof Engine)) throw new ArgumentError('engine', `must be an Engine, got ${describeValue(engine)}`);
+  engine.assertAlive();
+  checkDecodeConfig(config);
+  const plan = await planDecode(engine, config, options);
   const { batch, length, steps, start, guided } = plan;
   const C = config.codebookSize;
   const schedule = options.schedule ?? 'cosine';
@@ -130,6 +136,8 @@ export async function decodeTokens(model: LogitsModel, config: DecodeConfig, opt
   let pending: { done: Promise<void>; info: DecodeStepInfo } | null = null;
   try {
     for (let t = start; t < steps; t++) {
+      // A device lost during the last step's onStep stops the loop here, with DeviceError.
+      engine.assertAlive();
       engine.tidy(() => {
         const logits = model.forward(tokens);
         const rows = guided ? 2 * batch : batch;
@@ -169,7 +177,8 @@ export async function decodeTokens(model: LogitsModel, config: DecodeConfig, opt
       engine.flush();
       if (options.onStep) {
         // Report step t-1 once the GPU has finished it, while step t is already queued.
-        const done = engine.device.queue.onSubmittedWorkDone();
+        const done = engine.workDone();
+        done.catch(() => undefined); // awaited below, or dropped when the loop stops first: never unhandled
         if (pending) {
           await pending.done;
           await options.onStep(pending.info);
@@ -198,36 +207,61 @@ function isTensor(x: unknown): x is Tensor<'i32'> {
   return x instanceof Tensor;
 }
 
+/** The config fields decoding reads, checked (a full MaskGITConfig is checked by validateConfig). */
+function checkDecodeConfig(config: DecodeConfig): void {
+  if (!isPlainObject(config)) throw new ArgumentError('config', `must be a model config, got ${describeValue(config)}`);
+  checkInteger('config.codebookSize', config.codebookSize, 1);
+  checkInteger('config.numClasses', config.numClasses, 1);
+  checkInteger('config.maskTokenId', config.maskTokenId, config.codebookSize + config.numClasses);
+  if (config.nullClassId !== null) checkInteger('config.nullClassId', config.nullClassId, 0, config.numClasses - 1);
+  checkInteger('config.imageSize', config.imageSize, 1);
+  const levels = (config.tokenizer as { channelMultipliers?: unknown } | undefined)?.channelMultipliers;
+  if (!Array.isArray(levels) || levels.length < 1) throw new ArgumentError('config.tokenizer.channelMultipliers', 'must be a non-empty list');
+  const n = imageTokenCount(config);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new ArgumentError('config.imageSize', `${config.imageSize} px with ${levels.length} tokenizer levels gives ${n} image tokens, not a whole number`);
+  }
+}
+
 /** Validates the options and finds N0 per image. */
-async function planDecode(config: DecodeConfig, options: DecodeOptions): Promise<Plan> {
+async function planDecode(engine: Engine, config: DecodeConfig, options: DecodeOptions): Promise<Plan> {
+  if (!Array.isArray(options.classes)) throw new ArgumentError('classes', `must be a list of class labels (one per image), got ${describeValue(options.classes)}`);
   const batch = options.classes.length;
   if (batch < 1) throw new ArgumentError('classes', 'give at least one class label (one per image)');
   for (const c of options.classes) {
     if (!Number.isInteger(c) || c < 0 || c >= config.numClasses) throw new ArgumentError('classes', `labels must be integers in [0, ${config.numClasses}), got ${c}`);
   }
   const n = imageTokenCount(config);
+  const rows = (options.guidance !== undefined ? 2 : 1) * batch;
+  const limit = engine.device.limits.maxStorageBufferBindingSize;
+  if (rows * (n + 1) * 4 > limit) {
+    throw new ArgumentError('classes', `${batch} images of ${n + 1} tokens are more than one GPU buffer holds (${limit} bytes); decode fewer at a time`);
+  }
   const steps = options.steps ?? (n >= 1024 ? 12 : 8);
   const start = options.startStep ?? 0;
   checkSteps(steps, start);
+  checkFunction('onStep', options.onStep);
   checkSchedule(options.schedule ?? 'cosine');
   for (const [name, value] of [['sampleTemperature', options.sampleTemperature ?? 1], ['choiceTemperature', options.choiceTemperature ?? 4.5]] as const) {
-    if (!(value >= 0 && Number.isFinite(value))) throw new ArgumentError(name, `must be a finite number >= 0, got ${value}`);
+    if (typeof value !== 'number' || !(value >= 0 && Number.isFinite(value))) throw new ArgumentError(name, `must be a finite number >= 0, got ${value}`);
   }
   const topK = options.topK ?? 0;
   if (!Number.isInteger(topK) || topK < 0) throw new ArgumentError('topK', `must be an integer >= 0 (0: off), got ${topK}`);
   const topP = options.topP ?? 1;
-  if (!(topP > 0 && topP <= 1)) throw new ArgumentError('topP', `must be in (0, 1] (1: off), got ${topP}`);
+  if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) throw new ArgumentError('topP', `must be in (0, 1] (1: off), got ${topP}`);
   const guided = options.guidance !== undefined;
   if (guided) {
+    if (!isPlainObject(options.guidance)) throw new ArgumentError('guidance', `must be { scale, ramp? }, got ${describeValue(options.guidance)}`);
     if (config.nullClassId === null) throw new ArgumentError('guidance', 'this model has no null class (config.nullClassId), so it cannot be guided');
-    if (!Number.isFinite(options.guidance!.scale)) throw new ArgumentError('guidance.scale', `must be finite, got ${options.guidance!.scale}`);
+    if (typeof options.guidance!.scale !== 'number' || !Number.isFinite(options.guidance!.scale)) throw new ArgumentError('guidance.scale', `must be finite, got ${options.guidance!.scale}`);
     const ramp = options.guidance!.ramp ?? 'constant';
     if (ramp !== 'constant' && ramp !== 'linear') throw new ArgumentError('guidance.ramp', `must be "constant" or "linear", got ${String(ramp)}`);
   }
   if (options.seeds !== undefined) {
     const list = typeof options.seeds === 'number' ? [options.seeds] : options.seeds;
+    if (!Array.isArray(list)) throw new ArgumentError('seeds', `must be a number or a list of numbers, got ${describeValue(options.seeds)}`);
     if (typeof options.seeds !== 'number' && list.length !== batch) throw new ArgumentError('seeds', `give one seed per image (${batch}), got ${list.length}`);
-    for (const s of list) if (!Number.isInteger(s)) throw new ArgumentError('seeds', `seeds must be integers, got ${s}`);
+    for (const s of list) if (!Number.isSafeInteger(s)) throw new ArgumentError('seeds', `seeds must be integers (taken mod 2^32), got ${describeValue(s)}`);
   }
   const output = options.output ?? 'sequence';
   if (output !== 'sequence' && output !== 'image') throw new ArgumentError('output', `must be "sequence" or "image", got ${String(output)}`);
@@ -235,12 +269,18 @@ async function planDecode(config: DecodeConfig, options: DecodeOptions): Promise
   let counts: number[];
   if (init === undefined) counts = new Array<number>(batch).fill(n);
   else if (isTensor(init)) {
+    if (init.engine !== engine) throw new ArgumentError('initialTokens', 'is a tensor of another engine (device)');
+    if (init.disposed) throw new ArgumentError('initialTokens', 'was disposed');
     if (init.dtype !== 'i32' || init.size !== batch * n) throw new ShapeError(`initialTokens: expected i32 [${batch}, ${n}], got ${init.dtype} [${init.shape.join(', ')}]`);
     if (options.unknownCounts) {
-      if (options.unknownCounts.length !== batch) throw new ArgumentError('unknownCounts', `give one count per image (${batch})`);
+      if (!Array.isArray(options.unknownCounts) || options.unknownCounts.length !== batch) throw new ArgumentError('unknownCounts', `give one count per image (${batch})`);
+      for (const c of options.unknownCounts) checkInteger('unknownCounts', c, 0, n);
       counts = [...options.unknownCounts];
     } else counts = countUnknown(await init.read(), batch, n, config.maskTokenId);
   } else {
+    if (!Array.isArray(init) && !(init instanceof Int32Array)) {
+      throw new ArgumentError('initialTokens', `must be an Int32Array, a list of numbers or an i32 tensor, got ${describeValue(init)}`);
+    }
     if (init.length !== batch * n) throw new ShapeError(`initialTokens: expected ${batch} x ${n} image tokens, got ${init.length}`);
     for (const v of init) {
       if (!Number.isInteger(v) || ((v < 0 || v >= config.codebookSize) && v !== config.maskTokenId)) {

@@ -33,6 +33,7 @@ function powExponent(schedule: string): number | null {
 
 /** Throws ArgumentError unless `schedule` names a known schedule. */
 export function checkSchedule(schedule: string): asserts schedule is MaskSchedule {
+  if (typeof schedule !== 'string') throw new ArgumentError('schedule', `must be a schedule name, got ${typeof schedule}`);
   const known = ['cosine', 'linear', 'uniform', 'log', 'exp'];
   if (!known.includes(schedule) && powExponent(schedule) === null) {
     throw new ArgumentError('schedule', `unknown mask schedule "${schedule}"; use cosine, linear (uniform), square, cubic, sqrt, pow<e>, log or exp`);
@@ -97,8 +98,12 @@ export function maskCounts(schedule: MaskSchedule, total: number, steps: number,
   return counts;
 }
 
+/** Decoding runs at most this many steps: far more than any schedule needs (the paper uses 8-12, the demo 16). */
+export const MAX_DECODE_STEPS = 1024;
+
 export function checkSteps(steps: number, startStep: number): void {
   if (!Number.isInteger(steps) || steps < 1) throw new ArgumentError('steps', `must be a positive integer, got ${steps}`);
+  if (steps > MAX_DECODE_STEPS) throw new ArgumentError('steps', `${steps} is more than the ${MAX_DECODE_STEPS} decoding supports`);
   if (!Number.isInteger(startStep) || startStep < 0 || startStep >= steps) {
     throw new ArgumentError('startStep', `must be an integer in [0, ${steps - 1}], got ${startStep}`);
   }

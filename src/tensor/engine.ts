@@ -1,10 +1,11 @@
-import { DeviceError, ShapeError } from '../errors.js';
+import { checkInteger, checkOneOf, describeValue, optionsObject } from '../arguments.js';
+import { ArgumentError, DeviceError, ShapeError } from '../errors.js';
 import { getGPU, NO_ADAPTER_HELP } from '../gpu/provider.js';
-import { dtypeSize, type DType, type HostArray, type TypedArrayFor } from './dtype.js';
+import { assertDType, dtypeSize, type DType, type HostArray, type TypedArrayFor } from './dtype.js';
 import { f16ArrayToF32, f32ArrayToF16 } from './half.js';
 import { pipelineKey, renderWGSL, type Defines, type Kernel } from './kernel.js';
 import { BufferPool, type PoolStats } from './pool.js';
-import { checkShape, shapeSize, Tensor, type Storage } from './tensor.js';
+import { checkOperand, checkShape, shapeSize, Tensor, type Storage } from './tensor.js';
 import { TexturePool, type TextureStats } from './texture-pool.js';
 
 /** A uniform word: plain numbers are u32; wrap others with f32() or i32(). */
@@ -119,6 +120,8 @@ export class Engine {
   private readonly scopes: Set<Tensor>[] = [];
   private readonly counters = { submits: 0, dispatches: 0, readbacks: 0, uploads: 0, pipelinesCompiled: 0 };
   private lostReason: string | null = null;
+  /** Rejecters of the waits on the GPU in progress: device loss rejects them all at once. */
+  private readonly waits = new Set<(error: DeviceError) => void>();
   private gpuError: string | null = null;
   private pendingChecks: Promise<void>[] = [];
 
@@ -139,9 +142,7 @@ export class Engine {
       usage: 0x40 /* UNIFORM */ | 0x8 /* COPY_DST */,
       label: 'params',
     });
-    device.lost.then((info) => {
-      this.lostReason = `${info.reason}${info.message ? ': ' + info.message : ''}`;
-    });
+    device.lost.then((info) => this.markLost(`${info.reason}${info.message ? ': ' + info.message : ''}`));
     device.addEventListener('uncapturederror', (event) => {
       const message = (event as GPUUncapturedErrorEvent).error.message;
       this.gpuError ??= message;
@@ -149,6 +150,13 @@ export class Engine {
   }
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
+    options = optionsObject('options', options);
+    checkOneOf('powerPreference', options.powerPreference, ['low-power', 'high-performance']);
+    if (options.disableFeatures !== undefined && !(Array.isArray(options.disableFeatures) && options.disableFeatures.every((f) => typeof f === 'string'))) {
+      throw new ArgumentError('disableFeatures', `must be a list of feature names, got ${describeValue(options.disableFeatures)}`);
+    }
+    // Each dispatch of a batch takes a 256-byte params slot in one uniform buffer.
+    if (options.maxDispatchesPerSubmit !== undefined) checkInteger('maxDispatchesPerSubmit', options.maxDispatchesPerSubmit, 1, 65536);
     const gpu = await getGPU();
     const adapter = await gpu.requestAdapter(
       options.powerPreference ? { powerPreference: options.powerPreference } : undefined,
@@ -177,8 +185,11 @@ export class Engine {
 
   /** Uploads host data as a new tensor. Float data for an f16 tensor is converted on the host. */
   tensor<D extends DType = 'f32'>(data: HostArray | readonly number[], shape: readonly number[], dtype?: D): Tensor<D> {
-    const dt = (dtype ?? 'f32') as D;
+    const dt = assertDType(dtype ?? 'f32') as D;
     checkShape(shape);
+    if (!Array.isArray(data) && !(ArrayBuffer.isView(data) && !(data instanceof DataView))) {
+      throw new ArgumentError('data', `must be a list of numbers or a typed array, got ${describeValue(data)}`);
+    }
     const size = shapeSize(shape);
     if (data.length !== size) {
       throw new ShapeError(`data has ${data.length} elements but shape [${shape.join(', ')}] needs ${size}`);
@@ -192,7 +203,9 @@ export class Engine {
 
   /** Uploads raw little-endian bytes (e.g. from a model file) as a tensor of `dtype`. */
   tensorFromBytes<D extends DType>(bytes: Uint8Array, shape: readonly number[], dtype: D): Tensor<D> {
+    assertDType(dtype);
     checkShape(shape);
+    if (!(bytes instanceof Uint8Array)) throw new ArgumentError('bytes', `must be a Uint8Array, got ${describeValue(bytes)}`);
     const expected = shapeSize(shape) * dtypeSize(dtype);
     if (bytes.byteLength !== expected) {
       throw new ShapeError(`${bytes.byteLength} bytes given for a ${dtype} tensor [${shape.join(', ')}] of ${expected} bytes`);
@@ -206,7 +219,7 @@ export class Engine {
   /** A tensor with undefined contents (for ops that write every element). */
   empty<D extends DType = 'f32'>(shape: readonly number[], dtype?: D): Tensor<D> {
     checkShape(shape);
-    return this.allocate(shape, (dtype ?? 'f32') as D, false);
+    return this.allocate(shape, assertDType(dtype ?? 'f32') as D, false);
   }
 
   /** A tensor of zeros (a clear recorded in order with the other commands). */
@@ -232,6 +245,10 @@ export class Engine {
    * (staged through a fresh buffer and a recorded copy, so no flush is needed).
    */
   write(t: Tensor, data: HostArray | readonly number[]): void {
+    checkOperand('write', 'tensor', t, this);
+    if (!Array.isArray(data) && !(ArrayBuffer.isView(data) && !(data instanceof DataView))) {
+      throw new ArgumentError('data', `must be a list of numbers or a typed array, got ${describeValue(data)}`);
+    }
     if (data.length !== t.size) throw new ShapeError(`write: ${data.length} values for a tensor of ${t.size}`);
     if (t.size === 0) return;
     const host = toHostArray(data, t.dtype);
@@ -248,6 +265,11 @@ export class Engine {
 
   /** Records a copy of `bytes` bytes between tensors (offsets in bytes, multiples of 4). */
   copy(src: Tensor, srcOffset: number, dst: Tensor, dstOffset: number, bytes: number): void {
+    checkOperand('copy', 'src', src, this);
+    checkOperand('copy', 'dst', dst, this);
+    for (const [name, v] of [['srcOffset', srcOffset], ['dstOffset', dstOffset], ['bytes', bytes]] as const) {
+      if (!Number.isSafeInteger(v) || v < 0 || v % 4 !== 0) throw new ShapeError(`copy: ${name} must be a non-negative multiple of 4, got ${v}`);
+    }
     if (bytes === 0) return;
     if (srcOffset + bytes > align4(src.byteLength) || dstOffset + bytes > align4(dst.byteLength)) {
       throw new ShapeError(`copy of ${bytes} bytes out of range (src ${src.byteLength} at ${srcOffset}, dst ${dst.byteLength} at ${dstOffset})`);
@@ -270,8 +292,9 @@ export class Engine {
     enc.copyBufferToTexture({ buffer: src.buffer, bytesPerRow: layout.bytesPerRow, rowsPerImage: layout.rowsPerImage }, { texture: dst }, size);
   }
 
-  /** Reads a tensor back to the host. Submits what was recorded. */
+  /** Reads a tensor back to the host. Submits what was recorded. Rejects with DeviceError if the device is lost meanwhile. */
   async read<D extends DType>(t: Tensor<D>): Promise<TypedArrayFor<D>> {
+    checkOperand('read', 'tensor', t, this);
     this.checkAlive();
     const bytes = align4(t.byteLength);
     if (t.size === 0) return emptyHost(t.dtype) as TypedArrayFor<D>;
@@ -282,7 +305,7 @@ export class Engine {
     this.flush();
     this.counters.readbacks++;
     try {
-      await staging.buffer.mapAsync(0x1 /* GPUMapMode.READ */, 0, bytes);
+      await this.untilLost(staging.buffer.mapAsync(0x1 /* GPUMapMode.READ */, 0, bytes));
     } catch (cause) {
       this.checkAlive();
       throw new DeviceError(`readback failed: ${String(cause)}`, { cause });
@@ -383,10 +406,59 @@ export class Engine {
   async sync(): Promise<void> {
     this.checkAlive();
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
-    this.checkAlive();
+    await this.workDone();
     await this.settleChecks();
     this.throwGPUError();
+  }
+
+  /**
+   * Waits until the GPU has finished the work submitted so far (without flushing what is
+   * being recorded). Rejects with DeviceError as soon as the device is lost, even where an
+   * implementation would leave the wait pending.
+   */
+  async workDone(): Promise<void> {
+    this.checkAlive();
+    await this.untilLost(this.device.queue.onSubmittedWorkDone());
+    this.checkAlive();
+  }
+
+  /** Throws DeviceError if the device is lost (or destroyed). */
+  assertAlive(): void {
+    this.checkAlive();
+  }
+
+  /**
+   * `promise`, or DeviceError as soon as the device is lost, whichever comes first. (A set of
+   * rejecters rather than a race with one loss promise: each race would leave a reaction on
+   * that promise for the engine's lifetime.)
+   */
+  private untilLost<T>(promise: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.waits.add(reject);
+      promise.then(
+        (value) => {
+          this.waits.delete(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.waits.delete(reject);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  private markLost(reason: string): void {
+    this.lostReason ??= reason;
+    this.encoder = null;
+    this.pass = null;
+    const error = this.lostError();
+    for (const reject of this.waits) reject(error);
+    this.waits.clear();
+  }
+
+  private lostError(): DeviceError {
+    return new DeviceError(`the GPU device was lost (${this.lostReason}); create a new engine to continue`);
   }
 
   // ---------------------------------------------------------------- scopes
@@ -398,6 +470,7 @@ export class Engine {
    * beginScope() / endScope().
    */
   tidy<T>(fn: () => T): T {
+    if (typeof fn !== 'function') throw new ArgumentError('fn', `tidy() needs a function, got ${describeValue(fn)}`);
     this.beginScope();
     let result: T | undefined;
     try {
@@ -457,10 +530,9 @@ export class Engine {
     return this.lostReason !== null;
   }
 
-  /** Destroys the device. Tensors of this engine become unusable. */
+  /** Destroys the device. Tensors of this engine become unusable; pending reads and waits reject with DeviceError. */
   destroy(): void {
-    this.encoder = null;
-    this.pass = null;
+    this.markLost('destroyed: engine.destroy() was called');
     this.device.destroy();
   }
 
@@ -477,6 +549,7 @@ export class Engine {
   // ---------------------------------------------------------------- internals
 
   private allocate<D extends DType>(shape: readonly number[], dtype: D, forUpload: boolean): Tensor<D> {
+    this.checkAlive();
     if (dtype === 'f16' && !this.hasF16) {
       throw new ShapeError('f16 tensors need the shader-f16 feature, which this adapter does not offer; use f32');
     }
@@ -543,9 +616,7 @@ export class Engine {
   }
 
   private checkAlive(): void {
-    if (this.lostReason !== null) {
-      throw new DeviceError(`the GPU device was lost (${this.lostReason}); create a new engine to continue`);
-    }
+    if (this.lostReason !== null) throw this.lostError();
   }
 
   private async settleChecks(): Promise<void> {

@@ -1,4 +1,5 @@
-import { DisposedError, ShapeError } from '../errors.js';
+import { describeValue } from '../arguments.js';
+import { ArgumentError, DisposedError, ShapeError } from '../errors.js';
 import { dtypeSize, type DType, type TypedArrayFor } from './dtype.js';
 import type { Engine } from './engine.js';
 import type { PooledBuffer } from './pool.js';
@@ -16,6 +17,7 @@ export function shapeSize(shape: readonly number[]): number {
 }
 
 export function checkShape(shape: readonly number[], what = 'shape'): void {
+  if (!Array.isArray(shape)) throw new ShapeError(`${what} must be a list of dimensions, got ${describeValue(shape)}`);
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) throw new ShapeError(`${what} [${shape.join(', ')}] must hold non-negative integers`);
   }
@@ -109,4 +111,14 @@ export function resolveReshape(from: readonly number[], to: readonly number[]): 
     throw new ShapeError(`cannot reshape [${from.join(', ')}] (${size} elements) to [${to.join(', ')}] (${shapeSize(out)} elements)`);
   }
   return out;
+}
+
+/**
+ * Checks an op's tensor argument: a Tensor, not disposed, and (with `engine`) of that engine
+ * (a tensor of another device cannot be bound). `op` and `name` make the message.
+ */
+export function checkOperand(op: string, name: string, value: unknown, engine?: Engine): asserts value is Tensor {
+  if (!(value instanceof Tensor)) throw new ArgumentError(`${op}: ${name}`, `must be a Tensor, got ${describeValue(value)}`);
+  if (value.disposed) throw new DisposedError(`${op}: ${name} [${value.shape.join(', ')}] ${value.dtype} was used after dispose()`);
+  if (engine && value.engine !== engine) throw new ArgumentError(`${op}: ${name}`, 'belongs to another engine (device); tensors of one op must share an engine');
 }

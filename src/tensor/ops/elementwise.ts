@@ -1,10 +1,10 @@
 import binarySource from '../../../kernels/binary.wgsl';
 import castSource from '../../../kernels/cast.wgsl';
-import { ShapeError } from '../../errors.js';
-import type { DType } from '../dtype.js';
+import { ArgumentError, ShapeError } from '../../errors.js';
+import { assertDType, type DType } from '../dtype.js';
 import { defineKernel } from '../kernel.js';
 import { broadcastShapes, broadcastStrides } from '../shape.js';
-import type { Tensor } from '../tensor.js';
+import { checkOperand, type Tensor } from '../tensor.js';
 
 const BINARY = defineKernel('binary', binarySource);
 const CAST = defineKernel('cast', castSource);
@@ -23,7 +23,10 @@ export type BinaryOp = keyof typeof BINARY_OPS;
 
 /** out = a OP b with numpy broadcasting; both operands have the same dtype. */
 export function binary<D extends DType>(op: BinaryOp, a: Tensor<D>, b: Tensor<D>): Tensor<D> {
+  if (!Object.prototype.hasOwnProperty.call(BINARY_OPS, op)) throw new ArgumentError('op', `unknown binary op ${String(op)}; use ${Object.keys(BINARY_OPS).join(', ')}`);
+  checkOperand(op, 'a', a);
   const engine = a.engine;
+  checkOperand(op, 'b', b, engine);
   if (a.dtype !== b.dtype) throw new ShapeError(`${op}: dtypes differ (${a.dtype} and ${b.dtype}); cast one first`);
   const shape = broadcastShapes(a.shape, b.shape, op);
   if (shape.length > MAX_RANK) throw new ShapeError(`${op}: rank ${shape.length} > ${MAX_RANK}`);
@@ -105,6 +108,8 @@ export const minimum = <D extends DType>(a: Tensor<D>, b: Tensor<D>): Tensor<D> 
 
 /** Converts to another dtype (float -> int truncates toward zero and saturates). */
 export function cast<D extends DType>(a: Tensor, dtype: D): Tensor<D> {
+  checkOperand('cast', 'a', a);
+  assertDType(dtype);
   const engine = a.engine;
   const out = engine.empty(a.shape, dtype);
   if (out.size === 0) return out;

@@ -3,7 +3,7 @@ import reduceSource from '../../../kernels/reduce.wgsl';
 import { ShapeError } from '../../errors.js';
 import { isFloat, type DType } from '../dtype.js';
 import { defineKernel } from '../kernel.js';
-import type { Tensor } from '../tensor.js';
+import { checkOperand, checkShape, type Tensor } from '../tensor.js';
 
 const REDUCE = defineKernel('reduce', reduceSource);
 const REDUCE_AXIS = defineKernel('reduce_axis', reduceAxisSource);
@@ -15,6 +15,7 @@ const IDENTITY = {
 } as const;
 
 function reduceLast<D extends DType>(kind: 'sum' | 'max', a: Tensor<D>, keepDims: boolean): Tensor<D> {
+  checkOperand(kind, 'a', a);
   const engine = a.engine;
   if (a.rank === 0) throw new ShapeError(`${kind}: needs a tensor of rank >= 1`);
   const cols = a.shape[a.rank - 1]!;
@@ -67,6 +68,8 @@ function sumMiddle<D extends DType>(x: Tensor<D>, a: number, r: number, c: numbe
  * where `shape` has 1 (or is missing on the left) is summed. The gradient of a broadcast.
  */
 export function sumTo<D extends DType>(x: Tensor<D>, shape: readonly number[]): Tensor<D> {
+  checkOperand('sumTo', 'x', x);
+  checkShape(shape, 'sumTo: shape');
   if (!isFloat(x.dtype)) throw new ShapeError(`sumTo: needs a float tensor, got ${x.dtype}`);
   if (shape.length > x.rank) throw new ShapeError(`sumTo: [${x.shape.join(', ')}] cannot be summed to the longer shape [${shape.join(', ')}]`);
   const offset = x.rank - shape.length;

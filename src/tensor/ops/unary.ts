@@ -1,9 +1,9 @@
 import unarySource from '../../../kernels/unary.wgsl';
-import { ShapeError } from '../../errors.js';
+import { ArgumentError, ShapeError } from '../../errors.js';
 import { isFloat, type DType } from '../dtype.js';
 import { f32 } from '../engine.js';
 import { defineKernel } from '../kernel.js';
-import type { Tensor } from '../tensor.js';
+import { checkOperand, type Tensor } from '../tensor.js';
 
 const UNARY = defineKernel('unary', unarySource);
 const WG = 256;
@@ -32,6 +32,11 @@ export type UnaryOp = keyof typeof UNARY_OPS;
 
 /** out = OP(x) elementwise (float dtypes). */
 export function unary<D extends DType>(op: UnaryOp, x: Tensor<D>, alpha = 0, beta = 0): Tensor<D> {
+  if (!Object.prototype.hasOwnProperty.call(UNARY_OPS, op)) throw new ArgumentError('op', `unknown unary op ${String(op)}; use ${Object.keys(UNARY_OPS).join(', ')}`);
+  checkOperand(op, 'x', x);
+  for (const [name, v] of [['alpha', alpha], ['beta', beta]] as const) {
+    if (typeof v !== 'number') throw new ArgumentError(`${op}: ${name}`, `must be a number, got ${typeof v}`);
+  }
   if (!isFloat(x.dtype)) throw new ShapeError(`${op}: needs a float tensor, got ${x.dtype}`);
   const engine = x.engine;
   const out = engine.empty(x.shape, x.dtype);

@@ -1,0 +1,246 @@
+// The argument sweep: every public function that takes user input, given out-of-range,
+// wrong-type and wrong-size values, throws a typed error that names the argument (an
+// ArgumentError's `argument`, or the message of a ShapeError), before doing any work.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  ArgumentError,
+  convertFlaxCheckpoints,
+  createEngine,
+  decodeTokens,
+  DisposedError,
+  loadModelWeights,
+  loadSafetensors,
+  maskCounts,
+  ModelCache,
+  ops,
+  ShapeError,
+  sortCheckpoints,
+  writeModelFolder,
+  type DecodeOptions,
+  type Engine,
+  type MaskSchedule,
+} from '../src/node.js';
+import { decodePNG } from '../src/io/png.js';
+import { getEngine } from './helpers/engine.js';
+import { TINY_MODEL_CONFIG } from './helpers/model-versions.js';
+import { smallConfig, standInModel } from './helpers/standin-model.js';
+
+const work = mkdtempSync(join(tmpdir(), 'maskgit-args-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+/** [what is passed, the call, the error class, the argument it must name] */
+type Case = [string, () => unknown, ErrorClass, string | RegExp];
+
+/** Runs every case and reports all that fail together (so one run lists every gap). */
+async function expectCases(cases: readonly Case[]): Promise<void> {
+  const failures: string[] = [];
+  for (const [what, call, cls, name] of cases) {
+    let error: unknown = null;
+    try {
+      await call();
+    } catch (e) {
+      error = e;
+    }
+    const got = error === null ? 'nothing thrown' : `${(error as Error).constructor.name}: ${(error as Error).message}`;
+    if (!(error instanceof cls)) failures.push(`${what}: expected ${cls.name}, got ${got}`);
+    else if (error instanceof ArgumentError) {
+      const ok = typeof name === 'string' ? error.argument === name : name.test(error.argument);
+      if (!ok) failures.push(`${what}: expected the argument ${String(name)}, got "${error.argument}" (${error.message})`);
+    } else {
+      const pattern = typeof name === 'string' ? new RegExp(name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : name;
+      if (!pattern.test((error as Error).message)) failures.push(`${what}: expected a message naming ${String(name)}, got ${got}`);
+    }
+  }
+  expect(failures, `${failures.length} of ${cases.length} cases`).toEqual([]);
+}
+
+const nothing = undefined as never;
+
+describe('argument validation', () => {
+  it('decodeTokens: options, config and model', async () => {
+    const engine = await getEngine();
+    const config = smallConfig(4, 16);
+    const guided = smallConfig(4, 16, 9);
+    const model = standInModel(engine, config);
+    const decode = (options: Partial<DecodeOptions>, c = config) => () => decodeTokens(model, c, { classes: [1], ...options } as DecodeOptions);
+    await engine.sync();
+    const before = engine.stats();
+    const i32 = engine.tensor(new Int32Array(16), [1, 16], 'i32');
+    const f32 = engine.tensor(new Float32Array(16), [1, 16]);
+    const n = 16;
+    const limit = engine.device.limits.maxStorageBufferBindingSize;
+    const huge = smallConfig(512, 16); // 262,144 tokens per image
+    const hugeModel = { engine, forward: model.forward };
+    await expectCases([
+      ['classes []', decode({ classes: [] }), ArgumentError, 'classes'],
+      ['class 10 of 10', decode({ classes: [10] }), ArgumentError, 'classes'],
+      ['class -1', decode({ classes: [-1] }), ArgumentError, 'classes'],
+      ['class 1.5', decode({ classes: [1.5] }), ArgumentError, 'classes'],
+      ['classes "1"', decode({ classes: '1' as never }), ArgumentError, 'classes'],
+      ['classes missing', decode({ classes: nothing }), ArgumentError, 'classes'],
+      ['more images than a buffer holds', () => decodeTokens(hugeModel, huge, { classes: new Array(Math.ceil(limit / ((262_144 + 1) * 4)) + 1).fill(0) }), ArgumentError, 'classes'],
+      ['steps 0', decode({ steps: 0 }), ArgumentError, 'steps'],
+      ['steps -1', decode({ steps: -1 }), ArgumentError, 'steps'],
+      ['steps 2.5', decode({ steps: 2.5 }), ArgumentError, 'steps'],
+      ['steps NaN', decode({ steps: NaN }), ArgumentError, 'steps'],
+      ['steps 10^9', decode({ steps: 1e9 }), ArgumentError, 'steps'],
+      ['startStep = steps', decode({ steps: 8, startStep: 8 }), ArgumentError, 'startStep'],
+      ['schedule "quadratic"', decode({ schedule: 'quadratic' as MaskSchedule }), ArgumentError, 'schedule'],
+      ['schedule 5', decode({ schedule: 5 as never }), ArgumentError, 'schedule'],
+      ['schedule "pow-1"', decode({ schedule: 'pow-1' as MaskSchedule }), ArgumentError, 'schedule'],
+      ['sampleTemperature NaN', decode({ sampleTemperature: NaN }), ArgumentError, 'sampleTemperature'],
+      ['sampleTemperature -1', decode({ sampleTemperature: -1 }), ArgumentError, 'sampleTemperature'],
+      ['sampleTemperature "1"', decode({ sampleTemperature: '1' as never }), ArgumentError, 'sampleTemperature'],
+      ['choiceTemperature -0.5', decode({ choiceTemperature: -0.5 }), ArgumentError, 'choiceTemperature'],
+      ['choiceTemperature Infinity', decode({ choiceTemperature: Infinity }), ArgumentError, 'choiceTemperature'],
+      ['topK -1', decode({ topK: -1 }), ArgumentError, 'topK'],
+      ['topK 2.5', decode({ topK: 2.5 }), ArgumentError, 'topK'],
+      ['topP 0', decode({ topP: 0 }), ArgumentError, 'topP'],
+      ['topP 1.5', decode({ topP: 1.5 }), ArgumentError, 'topP'],
+      ['topP NaN', decode({ topP: NaN }), ArgumentError, 'topP'],
+      ['topP "0.5"', decode({ topP: '0.5' as never }), ArgumentError, 'topP'],
+      ['guidance without a null class', decode({ guidance: { scale: 2 } }), ArgumentError, 'guidance'],
+      ['guidance null', decode({ guidance: null as never }, guided), ArgumentError, 'guidance'],
+      ['guidance.scale NaN', decode({ guidance: { scale: NaN } }, guided), ArgumentError, 'guidance.scale'],
+      ['guidance.ramp "cubic"', decode({ guidance: { scale: 2, ramp: 'cubic' as never } }, guided), ArgumentError, 'guidance.ramp'],
+      ['one seed for two images', decode({ classes: [1, 2], seeds: [1] }), ArgumentError, 'seeds'],
+      ['seed 1.5', decode({ seeds: 1.5 }), ArgumentError, 'seeds'],
+      ['seed "x"', decode({ seeds: 'x' as never }), ArgumentError, 'seeds'],
+      ['seeds [NaN]', decode({ seeds: [NaN] }), ArgumentError, 'seeds'],
+      ['seed 2^60', decode({ seeds: 2 ** 60 }), ArgumentError, 'seeds'],
+      ['output "pixels"', decode({ output: 'pixels' as never }), ArgumentError, 'output'],
+      ['initialTokens of the wrong size', decode({ initialTokens: new Int32Array(n - 1) }), ShapeError, 'initialTokens'],
+      ['initialTokens holding a class id', decode({ initialTokens: new Int32Array(n).fill(16) }), ArgumentError, 'initialTokens'],
+      ['initialTokens "abc"', decode({ initialTokens: 'abc' as never }), ArgumentError, 'initialTokens'],
+      ['initialTokens f32 tensor', decode({ initialTokens: f32 as never }), ShapeError, 'initialTokens'],
+      ['unknownCounts of the wrong length', decode({ initialTokens: i32, unknownCounts: [1, 2] }), ArgumentError, 'unknownCounts'],
+      ['unknownCounts [-1]', decode({ initialTokens: i32, unknownCounts: [-1] }), ArgumentError, 'unknownCounts'],
+      ['unknownCounts past N', decode({ initialTokens: i32, unknownCounts: [n + 1] }), ArgumentError, 'unknownCounts'],
+      ['onStep 5', decode({ onStep: 5 as never }), ArgumentError, 'onStep'],
+      ['engine 5', decode({ engine: 5 as never }), ArgumentError, 'engine'],
+      ['model {}', () => decodeTokens({} as never, config, { classes: [1] }), ArgumentError, 'model'],
+      ['model null', () => decodeTokens(null as never, config, { classes: [1] }), ArgumentError, 'model'],
+      ['options null', () => decodeTokens(model, config, null as never), ArgumentError, 'options'],
+      ['config.codebookSize 0', decode({}, { ...config, codebookSize: 0 }), ArgumentError, 'config.codebookSize'],
+      ['config.maskTokenId inside the codebook', decode({}, { ...config, maskTokenId: 3 }), ArgumentError, 'config.maskTokenId'],
+      ['config.nullClassId 99', decode({}, { ...config, nullClassId: 99 }), ArgumentError, 'config.nullClassId'],
+      ['config.imageSize not a multiple of the downsampling', decode({}, { ...config, imageSize: 10 }), ArgumentError, 'config.imageSize'],
+      ['config null', () => decodeTokens(model, null as never, { classes: [1] }), ArgumentError, 'config'],
+    ]);
+    // Nothing was computed or left allocated by the refusals.
+    i32.dispose();
+    f32.dispose();
+    await engine.sync();
+    expect(engine.stats().dispatches).toBe(before.dispatches);
+    expect(engine.stats().pool.bytesInUse).toBe(before.pool.bytesInUse);
+    model.dispose();
+  });
+
+  it('loadModelWeights / loadSafetensors: path, engine and options', async () => {
+    const engine = await getEngine();
+    const dir = join(work, 'none');
+    await expectCases([
+      ['path ""', () => loadModelWeights(engine, ''), ArgumentError, 'path'],
+      ['path 5', () => loadModelWeights(engine, 5 as never), ArgumentError, 'path'],
+      ['path null', () => loadSafetensors(engine, null as never), ArgumentError, 'path'],
+      ['engine null', () => loadModelWeights(null as never, dir), ArgumentError, 'engine'],
+      ['dtype "f64"', () => loadModelWeights(engine, dir, { dtype: 'f64' as never }), ArgumentError, 'dtype'],
+      ['dtype "bf16" (loadSafetensors)', () => loadSafetensors(engine, dir, { dtype: 'bf16' as never }), ArgumentError, 'dtype'],
+      ['parts ["vae"]', () => loadModelWeights(engine, dir, { parts: ['vae' as never] }), ArgumentError, 'parts'],
+      ['parts "transformer"', () => loadModelWeights(engine, dir, { parts: 'transformer' as never }), ArgumentError, 'parts'],
+      ['onProgress 5', () => loadModelWeights(engine, dir, { onProgress: 5 as never }), ArgumentError, 'onProgress'],
+      ['fetch "x"', () => loadModelWeights(engine, 'https://models.invalid/m', { fetch: 'x' as never }), ArgumentError, 'fetch'],
+      ['cache {}', () => loadModelWeights(engine, 'https://models.invalid/m', { cache: {} as never }), ArgumentError, 'cache'],
+      ['options "x"', () => loadModelWeights(engine, dir, 'x' as never), ArgumentError, 'options'],
+    ]);
+    // A real cache and false are accepted (they fail later, on the missing folder, with the loader's error).
+    await expect(loadModelWeights(engine, 'https://models.invalid/m', { cache: new ModelCache({ caches: null }), fetch: async () => new Response('', { status: 404 }) })).rejects.toThrow(/HTTP 404/);
+  });
+
+  it('convertFlaxCheckpoints / sortCheckpoints / writeModelFolder', async () => {
+    const tree = { params: {} };
+    await expectCases([
+      ['checkpoints null', () => convertFlaxCheckpoints(null as never), ArgumentError, 'checkpoints'],
+      ['transformer { tree: 5 }', () => convertFlaxCheckpoints({ transformer: { tree: 5 as never, source: 'x' } }), ArgumentError, 'transformer'],
+      ['tokenizer without a source', () => convertFlaxCheckpoints({ tokenizer: { tree } as never }), ArgumentError, 'tokenizer'],
+      ['no checkpoint', () => convertFlaxCheckpoints({}), ArgumentError, 'checkpoints'],
+      ['dtype "f64"', () => convertFlaxCheckpoints({ transformer: { tree, source: 'x' } }, { dtype: 'f64' as never }), ArgumentError, 'dtype'],
+      ['codebookSize 0', () => convertFlaxCheckpoints({ transformer: { tree, source: 'x' } }, { codebookSize: 0 }), ArgumentError, 'codebookSize'],
+      ['codebookSize 1.5', () => convertFlaxCheckpoints({ transformer: { tree, source: 'x' } }, { codebookSize: 1.5 }), ArgumentError, 'codebookSize'],
+      ['imageSize -1', () => convertFlaxCheckpoints({ transformer: { tree, source: 'x' } }, { imageSize: -1 }), ArgumentError, 'imageSize'],
+      ['options "x"', () => convertFlaxCheckpoints({ transformer: { tree, source: 'x' } }, 'x' as never), ArgumentError, 'options'],
+      ['sortCheckpoints("x")', () => sortCheckpoints('x' as never), ArgumentError, 'checkpoints'],
+      ['sortCheckpoints([])', () => sortCheckpoints([]), ArgumentError, 'checkpoints'],
+      ['sortCheckpoints of three', () => sortCheckpoints([{ tree, source: 'a' }, { tree, source: 'b' }, { tree, source: 'c' }]), ArgumentError, 'checkpoints'],
+      ['sortCheckpoints([5])', () => sortCheckpoints([5 as never]), ArgumentError, 'checkpoints[0]'],
+      ['writeModelFolder to ""', () => writeModelFolder('', TINY_MODEL_CONFIG, []), ArgumentError, 'out'],
+      ['writeModelFolder with an invalid config', () => writeModelFolder(join(work, 'bad-config'), { ...TINY_MODEL_CONFIG, numClasses: 0 }, []), ArgumentError, 'config'],
+      ['writeModelFolder with missing tensors', () => writeModelFolder(join(work, 'bad-tensors'), TINY_MODEL_CONFIG, []), ArgumentError, 'tensors'],
+      ['maskCounts over 10^9 steps', () => maskCounts('cosine', 256, 1e9), ArgumentError, 'steps'],
+      ['decodePNG("x")', () => decodePNG('x' as never, 'mask'), ArgumentError, 'mask'],
+      ['decodePNG maxPixels 0', () => decodePNG(new Uint8Array(8), 'image', { maxPixels: 0 }), ArgumentError, 'maxPixels'],
+    ]);
+  });
+
+  it('engine: tensor shapes, data, dtypes, copies, scopes and options', async () => {
+    const engine: Engine = await getEngine();
+    const t = engine.tensor([1, 2, 3, 4], [4]);
+    await expectCases([
+      ['shape "x"', () => engine.tensor([1], 'x' as never), ShapeError, 'shape'],
+      ['shape [-1]', () => engine.tensor([], [-1]), ShapeError, 'shape [-1]'],
+      ['shape [1.5]', () => engine.empty([1.5]), ShapeError, 'shape [1.5]'],
+      ['shape [NaN]', () => engine.zeros([NaN]), ShapeError, 'shape [NaN]'],
+      ['4 values for [2, 3]', () => engine.tensor([1, 2, 3, 4], [2, 3]), ShapeError, 'shape [2, 3] needs 6'],
+      ['data 5', () => engine.tensor(5 as never, [1]), ArgumentError, 'data'],
+      ['data null', () => engine.tensor(null as never, [1]), ArgumentError, 'data'],
+      ['dtype "f64"', () => engine.tensor([1], [1], 'f64' as never), ShapeError, 'unknown dtype "f64"'],
+      ['empty of dtype "i8"', () => engine.empty([1], 'i8' as never), ShapeError, 'unknown dtype "i8"'],
+      ['bytes "x"', () => engine.tensorFromBytes('x' as never, [1], 'f32'), ArgumentError, 'bytes'],
+      ['3 bytes for one f32', () => engine.tensorFromBytes(new Uint8Array(3), [1], 'f32'), ShapeError, '3 bytes given'],
+      ['a tensor past the binding limit', () => engine.empty([2 ** 20, 2 ** 20, 64]), ShapeError, /tensor \[1048576, 1048576, 64\] f32 needs \d+ bytes/],
+      ['copy at offset 2', () => engine.copy(t, 2, t, 0, 4), ShapeError, 'srcOffset'],
+      ['copy of -4 bytes', () => engine.copy(t, 0, t, 0, -4), ShapeError, 'bytes'],
+      ['copy to a non-tensor', () => engine.copy(t, 0, {} as never, 0, 4), ArgumentError, 'copy: dst'],
+      ['write 3 values to 4', () => engine.write(t, [1, 2, 3]), ShapeError, 'write: 3 values'],
+      ['read(5)', () => engine.read(5 as never), ArgumentError, 'read: tensor'],
+      ['tidy(5)', () => engine.tidy(5 as never), ArgumentError, 'fn'],
+      ['reshape [-1, -1]', () => t.reshape([-1, -1]), ShapeError, 'at most one dimension may be -1'],
+      ['reshape [3]', () => t.reshape([3]), ShapeError, 'cannot reshape [4]'],
+      ['createEngine maxDispatchesPerSubmit 0', () => createEngine({ maxDispatchesPerSubmit: 0 }), ArgumentError, 'maxDispatchesPerSubmit'],
+      ['createEngine powerPreference "fast"', () => createEngine({ powerPreference: 'fast' as never }), ArgumentError, 'powerPreference'],
+      ['createEngine disableFeatures "subgroups"', () => createEngine({ disableFeatures: 'subgroups' as never }), ArgumentError, 'disableFeatures'],
+      ['createEngine("x")', () => createEngine('x' as never), ArgumentError, 'options'],
+    ]);
+    t.dispose();
+  });
+
+  it('ops: operands, dtypes, shapes and op names', async () => {
+    const engine = await getEngine();
+    const a = engine.tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    const b = engine.tensor([1, 2, 3, 4], [4]);
+    const ints = engine.tensor([1, 2, 3], [3], 'i32');
+    const gone = engine.tensor([1], [1]);
+    gone.dispose();
+    await expectCases([
+      ['add(a, 5)', () => ops.add(a, 5 as never), ArgumentError, 'add: b'],
+      ['mul(null, a)', () => ops.mul(null as never, a), ArgumentError, 'mul: a'],
+      ['add of f32 and i32', () => ops.add(a, ints as never), ShapeError, 'dtypes differ'],
+      ['add [2, 3] + [4]', () => ops.add(a, b), ShapeError, 'do not broadcast'],
+      ['add of a disposed tensor', () => ops.add(a, gone), DisposedError, 'add: b'],
+      ['binary "pow"', () => ops.binary('pow' as never, a, a), ArgumentError, 'op'],
+      ['unary "erf"', () => ops.unary('erf' as never, a), ArgumentError, 'op'],
+      ['scale(a, "2")', () => ops.scale(a, '2' as never), ArgumentError, 'affine: alpha'],
+      ['log of i32', () => ops.log(ints as never), ShapeError, 'log: needs a float tensor'],
+      ['cast to "f64"', () => ops.cast(a, 'f64' as never), ShapeError, 'unknown dtype "f64"'],
+      ['sum of a scalar', () => ops.sum(engine.tensor([1], [])), ShapeError, 'sum: needs a tensor of rank >= 1'],
+      ['sum(5)', () => ops.sum(5 as never), ArgumentError, 'sum: a'],
+      ['sumTo [2, 3] -> [5]', () => ops.sumTo(a, [5]), ShapeError, 'does not broadcast'],
+      ['sumTo shape "x"', () => ops.sumTo(a, 'x' as never), ShapeError, 'sumTo: shape'],
+    ]);
+    for (const t of [a, b, ints]) t.dispose();
+  });
+});
