@@ -4,7 +4,7 @@
 // The row is read three times; the second and third reads hit the cache.
 // Needs the workgroup-reduce snippet (prepended by the TS op).
 // Defines: T (x/out storage), P (scale/bias storage), V (1 or 4 elements per access), WG,
-// SUBGROUPS.
+// ONE_SUBGROUP.
 
 #if ${V4}
 alias XV = vec4<${T}>;
@@ -39,16 +39,8 @@ fn hsum(v: FV) -> f32 {
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32
-#if ${SUBGROUPS}
-        , @builtin(subgroup_invocation_id) lane: u32
-#endif
-        ) {
-#if ${SUBGROUPS}
-  wr_init(lid, lane);
-#else
-  wr_init(lid, 0u);
-#endif
+        @builtin(local_invocation_index) lid: u32) {
+  wr_init(lid);
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.rows) {
     return;  // uniform per workgroup

@@ -1,7 +1,7 @@
 // Softmax over the last axis, numerically stable: out = exp(x - max) / sum(exp(x - max)).
 // One workgroup per row; the row is read three times (max, sum, write), the later reads from
 // the cache. Needs the workgroup-reduce snippet (prepended by the TS op).
-// Defines: T (storage), WG, SUBGROUPS.
+// Defines: T (storage), WG, ONE_SUBGROUP.
 
 struct Params {
   rows: u32,
@@ -14,16 +14,8 @@ struct Params {
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32
-#if ${SUBGROUPS}
-        , @builtin(subgroup_invocation_id) lane: u32
-#endif
-        ) {
-#if ${SUBGROUPS}
-  wr_init(lid, lane);
-#else
-  wr_init(lid, 0u);
-#endif
+        @builtin(local_invocation_index) lid: u32) {
+  wr_init(lid);
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.rows) {
     return;  // uniform per workgroup

@@ -1,5 +1,6 @@
 import type { BenchGroup } from '../harness.js';
 import { engineGroup } from './engine.js';
+import { kernelsGroup } from './kernels.js';
 
 /** Every benchmark group, in the order `npm run bench` runs them. */
-export const GROUPS: BenchGroup[] = [engineGroup];
+export const GROUPS: BenchGroup[] = [engineGroup, kernelsGroup];

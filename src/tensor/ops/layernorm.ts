@@ -2,7 +2,7 @@ import layerNormSource from '../../../kernels/layernorm.wgsl';
 import { ShapeError } from '../../errors.js';
 import { f32 } from '../engine.js';
 import type { Tensor } from '../tensor.js';
-import { kernelWithSnippets, SNIPPETS } from './snippets.js';
+import { kernelWithSnippets, rowReduction, SNIPPETS } from './snippets.js';
 
 const LAYERNORM = kernelWithSnippets('layernorm', layerNormSource, [SNIPPETS.workgroupReduce]);
 const WG = 64;
@@ -38,7 +38,7 @@ export function layerNorm(x: Tensor, scale: Tensor, bias: Tensor, options: Layer
   const v4 = cols % 4 === 0;
   engine.run({
     kernel: LAYERNORM,
-    defines: { T: x.dtype, P: scale.dtype, V4: v4, WG, SUBGROUPS: engine.hasSubgroups },
+    defines: { T: x.dtype, P: scale.dtype, V4: v4, ...rowReduction(engine, WG) },
     params: [rows, v4 ? cols / 4 : cols, f32(cols), f32(eps)],
     inputs: [x, scale, bias],
     outputs: [out],

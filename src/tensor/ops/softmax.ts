@@ -2,7 +2,7 @@ import softmaxSource from '../../../kernels/softmax.wgsl';
 import { ShapeError } from '../../errors.js';
 import type { DType } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
-import { kernelWithSnippets, SNIPPETS } from './snippets.js';
+import { kernelWithSnippets, rowReduction, SNIPPETS } from './snippets.js';
 
 const SOFTMAX = kernelWithSnippets('softmax', softmaxSource, [SNIPPETS.workgroupReduce]);
 const WG = 64;
@@ -18,7 +18,7 @@ export function softmax<D extends DType>(x: Tensor<D>): Tensor<D> {
   const rows = x.size / cols;
   engine.run({
     kernel: SOFTMAX,
-    defines: { T: x.dtype, WG, SUBGROUPS: engine.hasSubgroups },
+    defines: { T: x.dtype, ...rowReduction(engine, WG) },
     params: [rows, cols],
     inputs: [x],
     outputs: [out],
