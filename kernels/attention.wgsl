@@ -7,22 +7,23 @@
 // same kernel serves self-attention and queries over a KV cache.
 // CAUSAL: query i sees keys j <= i + causal_offset (causal_offset = lk - lq for a cache).
 //
-// One invocation per query; no invocation waits for another. Keys are visited in blocks of BK:
-// the block's BK scores first, then the running max is raised once and the block's values are
-// added. The head width is unrolled by the host (the ${...} statement lists below): per-
-// invocation arrays indexed in loops live in scratch memory on CPU adapters, and unrolled code
-// keeps q and the accumulator in registers.
-// Reading k and v rows:
-//  SUBGROUPS: the G lanes of a lane group each load different chunks of the block's rows (every
-//    loaded value is used), and each chunk is handed to every lane with subgroupBroadcast. G
-//    (4 or 8) is at most the adapter's smallest subgroup size; larger subgroups repeat the
-//    pattern per group of G lanes, so the result does not depend on the subgroup size.
-//    Subgroups whose queries are all past the end return together, so the broadcasts always
-//    run in whole subgroups.
-//  portable: every invocation reads the chunks it needs itself (same addresses in all lanes).
+// One invocation per query. The head width is unrolled by the host (the ${...} statement lists
+// below): per-invocation arrays indexed in loops live in scratch memory on CPU adapters, and
+// unrolled code keeps q and the accumulator in registers. Every loaded k/v value is used by
+// all the queries of its workgroup or subgroup:
+//  SUBGROUPS: keys are visited in blocks of BK. The G lanes of a lane group each load different
+//    chunks of the block's k (then v) rows, and each chunk reaches every lane through
+//    subgroupBroadcast. G (4 or 8) is at most the adapter's smallest subgroup size; larger
+//    subgroups repeat the pattern per group of G lanes, so the result does not depend on the
+//    subgroup size. The block's BK scores come first, then the running max is raised once and
+//    the block's values are added. Subgroups whose queries are all past the end return
+//    together, so the broadcasts always run in whole subgroups. No barriers.
+//  portable: the workgroup copies a tile of TILE keys' k and v rows into workgroup memory
+//    (each invocation a different part), waits, and every invocation folds the tile's keys
+//    one at a time into its online softmax; a second barrier guards the tile's reuse.
 // Scores are in base 2: q is pre-multiplied by scale * log2(e) and exp2 is used.
-// Defines: T (storage), V4, DV, WG, BK, G, CAUSAL, SUBGROUPS, and the generated statement
-// lists LOAD_Q, INIT_ACC, LANE_SETUP, SCORES, RESCALE, ACCUMULATE, STORE.
+// Defines: T (storage), V4, DV, WG, BK, TILE, CAUSAL, SUBGROUPS, PORTABLE (= !SUBGROUPS), and the generated statement
+// lists LOAD_Q, INIT_ACC, LANE_SETUP, SCORES, RESCALE, ACCUMULATE, TILE_KEY, STORE.
 
 #if ${SUBGROUPS}
 // The early return below is uniform per subgroup (it tests subgroupAll), which the uniformity
@@ -56,6 +57,11 @@ struct Params {
 @group(0) @binding(3) var<storage, read> v_in: array<XV>;
 @group(0) @binding(4) var<storage, read_write> out: array<XV>;
 
+#if ${PORTABLE}
+var<workgroup> tile_k: array<FV, ${TILE} * ${DV}>;
+var<workgroup> tile_v: array<FV, ${TILE} * ${DV}>;
+#endif
+
 fn hsum(v: FV) -> f32 {
 #if ${V4}
   return v.x + v.y + v.z + v.w;
@@ -77,12 +83,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (subgroupAll(i_raw >= p.lq)) {
     return;
   }
-#else
-  if (i_raw >= p.lq) {
-    return;
-  }
 #endif
-  let i = min(i_raw, p.lq - 1u);  // past-the-end lanes of a live subgroup compute a copy of the last row
+  // Past-the-end invocations of a live subgroup (or, on the portable path, workgroup: the
+  // barriers need all of it) compute a copy of the last row and do not store it.
+  let i = min(i_raw, p.lq - 1u);
   let qb = batch * p.q_batch + i * p.q_row + p.q_col + head * ${DV}u;
 ${LOAD_Q}
 ${INIT_ACC}
@@ -97,6 +101,7 @@ ${INIT_ACC}
 #endif
   let kb0 = batch * p.k_batch + p.k_col + head * ${DV}u;
   let vb0 = batch * p.v_batch + p.v_col + head * ${DV}u;
+#if ${SUBGROUPS}
 ${LANE_SETUP}
   for (var j0 = 0u; j0 < kv_end; j0 += ${BK}u) {
 ${SCORES}
@@ -106,6 +111,22 @@ ${RESCALE}
 ${ACCUMULATE}
     m = m_new;
   }
+#else
+  for (var j0 = 0u; j0 < kv_end; j0 += ${TILE}u) {
+    for (var f = lid; f < ${TILE}u * ${DV}u; f += ${WG}u) {
+      let key = min(j0 + f / ${DV}u, kv_end - 1u);
+      tile_k[f] = FV(k_in[kb0 + key * p.k_row + f % ${DV}u]);
+      tile_v[f] = FV(v_in[vb0 + key * p.v_row + f % ${DV}u]);
+    }
+    workgroupBarrier();
+    let tile_end = min(${TILE}u, kv_end - j0);
+    for (var t = 0u; t < tile_end; t++) {
+      let tb = t * ${DV}u;
+${TILE_KEY}
+    }
+    workgroupBarrier();
+  }
+#endif
   if (i_raw < p.lq) {
     let inv = select(0.0, 1.0 / l, l > 0.0);
     let ob = batch * p.o_batch + i * p.o_row + p.o_col + head * ${DV}u;

@@ -7,8 +7,8 @@ import type { Tensor } from '../tensor.js';
 const ATTENTION = defineKernel('attention', attentionSource);
 /** Queries per workgroup (one per invocation). */
 const WG = 64;
-/** Keys per block of the online softmax on the portable path. */
-const PORTABLE_BK = 1;
+/** Workgroup memory for the portable path's k and v tiles (the WebGPU default minimum). */
+const TILE_BYTES = 16384;
 const LOG2E = Math.LOG2E;
 
 export interface AttentionOptions {
@@ -103,7 +103,7 @@ function recordAttention(
   const scale = (options.scale ?? 1 / Math.sqrt(headDim)) * LOG2E;
   const group = options.subgroups === false ? 0 : lanesPerGroup(engine);
   const causal = options.causal ?? false;
-  const spec = attentionSpec(headDim / unit, group, causal);
+  const spec = attentionSpec(headDim / unit, group, causal, tileKeys(engine, headDim * 4));
   engine.run({
     kernel: ATTENTION,
     defines: { T: dtype, V4: v4, WG, CAUSAL: causal, ...spec },
@@ -125,30 +125,57 @@ function lanesPerGroup(engine: Engine): number {
   return min >= 8 ? 8 : min >= 4 ? 4 : 0;
 }
 
+/** Keys per workgroup-memory tile on the portable path: k and v rows of f32 within TILE_BYTES, at most 64. */
+function tileKeys(engine: Engine, rowBytes: number): number {
+  const budget = Math.min(TILE_BYTES, engine.device.limits.maxComputeWorkgroupStorageSize);
+  return Math.max(1, Math.min(64, Math.floor(budget / (2 * rowBytes))));
+}
+
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
 /**
- * The specialization for a head of `dv` chunks (vec4 or scalar) with lane groups of `g`
- * lanes (0: portable), bidirectional or causal: block size and the unrolled statement lists of kernels/attention.wgsl.
+ * The specialization for a head of `dv` chunks (vec4 or scalar), bidirectional or causal:
+ * block sizes and the unrolled statement lists of kernels/attention.wgsl. `g` lanes share
+ * k/v loads through subgroupBroadcast (0: the portable path, with tiles of `tile` keys).
  */
-function attentionSpec(dv: number, g: number, causal: boolean): Record<string, string | number | boolean> {
+function attentionSpec(dv: number, g: number, causal: boolean, tile: number): Record<string, string | number | boolean> {
   const lines = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
-  // Subgroup path: the smallest block whose k (or v) chunks fill whole rounds of g lanes.
-  const bk = g > 0 ? g / gcd(dv, g) : PORTABLE_BK;
-  const rounds = g > 0 ? (bk * dv) / g : 0;
+  const common = {
+    DV: dv,
+    TILE: tile,
+    LOAD_Q: lines(dv, (c) => `  let q${c} = FV(q_in[qb + ${c}u]) * p.scale;`),
+    INIT_ACC: lines(dv, (c) => `  var a${c} = FV(0.0);`),
+    STORE: lines(dv, (c) => `    out[ob + ${c}u] = XV(a${c} * inv);`),
+  };
+  if (g === 0) {
+    // One key of the workgroup-memory tile, folded into the online softmax.
+    const tileKey = [
+      `      var d = q0 * tile_k[tb];`,
+      lines(dv - 1, (c) => `      d = fma(q${c + 1}, tile_k[tb + ${c + 1}u], d);`),
+      causal ? `      let s = select(MASKED, hsum(d), j0 + t <= limit);` : `      let s = hsum(d);`,
+      `      let m_new = max(m, s);`,
+      `      let alpha = exp2(m - m_new);`,
+      `      let w = exp2(s - m_new);`,
+      `      l = fma(l, alpha, w);`,
+      lines(dv, (c) => `      a${c} = fma(FV(w), tile_v[tb + ${c}u], a${c} * alpha);`),
+      `      m = m_new;`,
+    ].join('\n');
+    return { ...common, BK: 1, SUBGROUPS: false, PORTABLE: true, TILE_KEY: tileKey, LANE_SETUP: '', SCORES: '', RESCALE: '', ACCUMULATE: '' };
+  }
+  // The smallest block of keys whose k (or v) chunks fill whole rounds of g lanes. In round r,
+  // lane group member x loads chunk f = r*g + x of the block (key f / dv, chunk f % dv).
+  const bk = g / gcd(dv, g);
+  const rounds = (bk * dv) / g;
   const chunk = (kind: 'k' | 'v', t: number, c: number) => {
-    if (g === 0) return `FV(${kind}_in[${kind}b${t} + ${c}u])`;
     const f = t * dv + c;
     return `subgroupBroadcast(${kind}r${Math.floor(f / g)}, ${f % g}u)`;
   };
   const rowLoads = (kind: 'k' | 'v') =>
-    g > 0
-      ? lines(rounds, (r) => `    let ${kind}r${r} = FV(${kind}_in[${kind}b0 + min(j0 + kt${r}, kv_end - 1u) * p.${kind}_row + kc${r}]);`)
-      : lines(bk, (t) => `    let ${kind}b${t} = ${kind}b0 + min(j0 + ${t}u, kv_end - 1u) * p.${kind}_row;`);
+    lines(rounds, (r) => `    let ${kind}r${r} = FV(${kind}_in[${kind}b0 + min(j0 + kt${r}, kv_end - 1u) * p.${kind}_row + kc${r}]);`);
   const dot = (t: number) =>
-    [`    var d${t} = q0 * ${chunk('k', t, 0)};`, ...Array.from({ length: dv - 1 }, (_, c) => `    d${t} = fma(q${c + 1}, ${chunk('k', t, c + 1)}, d${t});`)].join('\n');
+    [`    var d${t} = q0 * ${chunk('k', t, 0)};`, lines(dv - 1, (c) => `    d${t} = fma(q${c + 1}, ${chunk('k', t, c + 1)}, d${t});`)].join('\n');
   const visible = (t: number) => `j0 + ${t}u < kv_end` + (causal ? ` && j0 + ${t}u <= limit` : '');
   const scores = [
     rowLoads('k'),
@@ -164,18 +191,14 @@ function attentionSpec(dv: number, g: number, causal: boolean): Record<string, s
     lines(bk, (t) => lines(dv, (c) => `    a${c} = fma(FV(w${t}), ${chunk('v', t, c)}, a${c});`)),
   ].join('\n');
   return {
-    DV: dv,
+    ...common,
     BK: bk,
-    SUBGROUPS: g > 0,
-    LOAD_Q: lines(dv, (c) => `  let q${c} = FV(q_in[qb + ${c}u]) * p.scale;`),
-    INIT_ACC: lines(dv, (c) => `  var a${c} = FV(0.0);`),
-    LANE_SETUP:
-      g > 0
-        ? [`  let g = sg_lane % ${g}u;`, lines(rounds, (r) => `  let kt${r} = (${r * g}u + g) / ${dv}u;\n  let kc${r} = (${r * g}u + g) % ${dv}u;`)].join('\n')
-        : '',
+    SUBGROUPS: true,
+    PORTABLE: false,
+    TILE_KEY: '',
+    LANE_SETUP: [`  let g = sg_lane % ${g}u;`, lines(rounds, (r) => `  let kt${r} = (${r * g}u + g) / ${dv}u;\n  let kc${r} = (${r * g}u + g) % ${dv}u;`)].join('\n'),
     SCORES: scores,
     RESCALE: lines(dv, (c) => `    a${c} *= alpha;`),
     ACCUMULATE: accumulate,
-    STORE: lines(dv, (c) => `    out[ob + ${c}u] = XV(a${c} * inv);`),
   };
 }
