@@ -1,6 +1,6 @@
 // Softmax over the last axis, numerically stable: out = exp(x - max) / sum(exp(x - max)).
-// One workgroup per row; the row is read three times (max, sum, write), the later reads from
-// the cache. Needs the workgroup-reduce snippet (prepended by the TS op).
+// One workgroup per row: a pass for the max, one that stores exp(x - max) and sums it, one
+// that rescales what it stored (each exp is computed once). Needs the workgroup-reduce snippet (prepended by the TS op).
 // Defines: T (storage), WG, ONE_SUBGROUP.
 
 struct Params {
@@ -28,10 +28,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   m = wg_max(m);
   var s = 0.0;
   for (var c = lid; c < p.cols; c += ${WG}u) {
-    s += exp(f32(x[base + c]) - m);
+    let e = exp(f32(x[base + c]) - m);
+    out[base + c] = ${T}(e);
+    s += e;
   }
   let inv = 1.0 / wg_sum(s);
+  // Each invocation rescales the elements it wrote itself: no barrier needed.
   for (var c = lid; c < p.cols; c += ${WG}u) {
-    out[base + c] = ${T}(exp(f32(x[base + c]) - m) * inv);
+    out[base + c] = ${T}(f32(out[base + c]) * inv);
   }
 }
