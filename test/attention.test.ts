@@ -113,6 +113,27 @@ describe('attention at 512 px length', () => {
   });
 });
 
+describe('attention with lane groups smaller than the subgroup', () => {
+  // On an adapter whose subgroups hold several lane groups (GPUs with 32-wide subgroups), each
+  // group loads its own copy of the k/v chunks and broadcasts come from the first group.
+  for (const [batch, length, heads, headDim] of [
+    [1, 257, 16, 48],
+    [2, 17, 4, 8],
+    [1, 33, 3, 6],
+  ] as const) {
+    it(`B${batch} L${length} ${heads}x${headDim} with groups of 4 lanes`, async () => {
+      const engine = await getEngine();
+      if (!engine.hasSubgroups || (engine.info.subgroupMinSize ?? 0) < 8) return;
+      const tf = await oracle();
+      const hidden = heads * headDim;
+      const data = uniform(batch * length * 3 * hidden, length + headDim, -1, 1);
+      const out = ops.attention(engine.tensor(data, [batch, length, 3 * hidden]), { heads, laneGroup: 4 });
+      const [q, k, v] = [0, 1, 2].map((n) => columns(data, 3 * hidden, n * hidden, hidden)) as [Float32Array, Float32Array, Float32Array];
+      expectClose(await out.read(), reference(tf, q, k, v, { batch, lq: length, lk: length, hidden, heads }), TOL, 'attention, groups of 4');
+    });
+  }
+});
+
 describe('attention of separate q, k, v (KV cache)', () => {
   for (const subgroups of [true, false]) {
     const path = subgroups ? 'subgroup path' : 'portable path';

@@ -20,6 +20,11 @@ export interface AttentionOptions {
   scale?: number;
   /** false: take the portable path even where subgroups are available (for tests and comparisons). */
   subgroups?: boolean;
+  /**
+   * @internal Lanes that share k/v loads on the subgroup path (default: 8, or 4 where the
+   * smallest subgroup is smaller). Tests force 4 to exercise subgroups larger than a group.
+   */
+  laneGroup?: 4 | 8;
 }
 
 export interface KVAttentionOptions extends AttentionOptions {
@@ -101,7 +106,7 @@ function recordAttention(
   const unit = v4 ? 4 : 1;
   const strides = views.flatMap((x) => [x.batchStride / unit, x.rowStride / unit, x.colOffset / unit, 0]);
   const scale = (options.scale ?? 1 / Math.sqrt(headDim)) * LOG2E;
-  const group = options.subgroups === false ? 0 : lanesPerGroup(engine);
+  const group = options.subgroups === false ? 0 : Math.min(lanesPerGroup(engine), options.laneGroup ?? 8);
   const causal = options.causal ?? false;
   const spec = attentionSpec(headDim / unit, group, causal, tileKeys(engine, headDim * 4));
   engine.run({
