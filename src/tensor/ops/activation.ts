@@ -2,13 +2,13 @@ import activationSource from '../../../kernels/activation.wgsl';
 import { ShapeError } from '../../errors.js';
 import type { DType } from '../dtype.js';
 import type { Tensor } from '../tensor.js';
+import type { Activation } from './matmul.js';
 import { kernelWithSnippets, SNIPPETS } from './snippets.js';
 
 const ACTIVATION = kernelWithSnippets('activation', activationSource, [SNIPPETS.activationFunctions]);
 const WG = 256;
 
-/** The activations of the shared WGSL snippet (the names GEMM epilogues use too). */
-export type Activation = 'gelu_tanh' | 'gelu_erf' | 'relu';
+/** The activations of the shared WGSL snippet, by the names the GEMM epilogue uses. */
 const ACTIVATIONS: readonly Activation[] = ['gelu_tanh', 'gelu_erf', 'relu'];
 
 /** out = act(x) elementwise, computed in f32; same shape and dtype (f32 or f16). */

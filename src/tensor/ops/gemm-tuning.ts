@@ -1,0 +1,73 @@
+// The one place where GEMM tile configurations are chosen (kernels/gemm.wgsl).
+import type { Engine } from '../engine.js';
+
+/** What the heuristic needs to know about the adapter. */
+export interface GemmAdapter {
+  /** A CPU implementation (lavapipe/llvmpipe, SwiftShader): workgroups run on CPU threads. */
+  cpu: boolean;
+  /** Subgroup operations are enabled and every subgroup has at least 8 invocations. */
+  subgroupsOf8: boolean;
+}
+
+/**
+ * LANES: invocations own rows (rowsPerLane each, strided by the workgroup size) and share one
+ * block of `cols` columns; no workgroup memory. Made for CPU adapters (see gemm.wgsl).
+ * TILED: 16x16 invocations, a 64x64 output tile, A/B staged in workgroup memory every `bk`
+ * k-steps. Made for GPUs.
+ */
+export type GemmConfig =
+  | { kind: 'lanes'; workgroupSize: number; rowsPerLane: number; cols: number; subgroups: boolean }
+  | { kind: 'tiled'; bk: number };
+
+export interface GemmShape {
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+}
+
+export function gemmAdapter(engine: Engine): GemmAdapter {
+  const { vendor, architecture, device, description } = engine.info;
+  const cpu = /llvmpipe|lavapipe|swiftshader|software|\bcpu\b/i.test([vendor, architecture, device, description].join(' '));
+  const minSize = engine.info.subgroupMinSize ?? 0;
+  return { cpu, subgroupsOf8: engine.hasSubgroups && minSize >= 8 };
+}
+
+const LANE_WORKGROUP = 8;
+const ROWS_PER_LANE = [8, 4, 2, 1] as const;
+const LANE_COLS = [32] as const;
+const TILED: GemmConfig = { kind: 'tiled', bk: 16 };
+
+/** Every configuration the heuristic can pick (tests run each of them). */
+export function gemmCandidates(): GemmConfig[] {
+  const out: GemmConfig[] = [TILED];
+  for (const subgroups of [true, false]) {
+    for (const rowsPerLane of ROWS_PER_LANE) {
+      for (const cols of LANE_COLS) out.push({ kind: 'lanes', workgroupSize: LANE_WORKGROUP, rowsPerLane, cols, subgroups });
+    }
+  }
+  return out;
+}
+
+/** Rows per lane that wastes the fewest rows of the last block, preferring more. */
+function rowsPerLane(M: number): number {
+  let best: number = ROWS_PER_LANE[0];
+  let bestCost = Infinity;
+  for (const tm of ROWS_PER_LANE) {
+    const rows = LANE_WORKGROUP * tm;
+    const padded = Math.ceil(M / rows) * rows;
+    // Padding rows cost their full share; fewer rows per lane cost ~15% per halving (more
+    // B traffic per flop).
+    const cost = padded * (1 + 0.15 * Math.log2(8 / tm));
+    if (cost < bestCost) {
+      bestCost = cost;
+      best = tm;
+    }
+  }
+  return best;
+}
+
+export function chooseGemmConfig(adapter: GemmAdapter, shape: GemmShape): GemmConfig {
+  if (!adapter.cpu) return TILED;
+  return { kind: 'lanes', workgroupSize: LANE_WORKGROUP, rowsPerLane: rowsPerLane(shape.M), cols: LANE_COLS[0], subgroups: adapter.subgroupsOf8 };
+}
