@@ -36,3 +36,5 @@ export {
   type Weights,
 } from './maskgit/weights.js';
 export { initialValues, randomWeights, seededUniform } from './maskgit/init.js';
+export * as nn from './nn/index.js';
+export { BidirectionalTransformer, type TransformerForwardOptions } from './maskgit/transformer.js';

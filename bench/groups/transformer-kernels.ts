@@ -2,7 +2,15 @@
 // GELU at the official MaskGIT sizes, against tfjs-backend-webgpu's compositions on the same
 // device. onnxruntime-web rows (MultiHeadAttention, LayerNormalization) belong beside these:
 // see ORT_ROWS below.
-import { ops, type Engine, type Tensor } from '../../src/node.js';
+import {
+  BidirectionalTransformer,
+  OFFICIAL_TRANSFORMER,
+  ops,
+  randomWeights,
+  transformerParams,
+  type Engine,
+  type Tensor,
+} from '../../src/node.js';
 import { gflops, timeIt, type BenchContext } from '../harness.js';
 import { tfjsPeer, type Tf } from '../peers/tfjs.js';
 
@@ -92,8 +100,46 @@ function cases(engine: Engine, tf: Tf): Case[] {
   return out;
 }
 
+/**
+ * One forward of the official 24 x 768 x 16-head transformer (random weights, 690 MB f32) at
+ * batch 1 x 257 tokens, to the logits on the GPU. No peer runs the whole network here.
+ */
+async function runOfficialForward(ctx: BenchContext): Promise<void> {
+  const { engine, options } = ctx;
+  const config = OFFICIAL_TRANSFORMER;
+  const weights = randomWeights(engine, transformerParams(config), { seed: 1 });
+  const model = new BidirectionalTransformer(weights, config);
+  const tokens = engine.tensor(Int32Array.from({ length: 257 }, (_, i) => (i === 0 ? 1024 + 7 : (i * 37) % 1024)), [1, 257], 'i32');
+  const flop = forwardFlop(config, 257);
+  // Each forward is ~93 GFLOP (minutes on a CPU adapter): one warm-up (compiles every
+  // pipeline) and one timed run unless --runs asks for fewer.
+  const ms = await timeIt(
+    async () => {
+      model.forward(tokens).dispose();
+      await engine.sync();
+    },
+    { runs: Math.min(options.runs, 1), warmup: Math.min(options.warmup, 1) },
+  );
+  ctx.emit({ kernel: 'transformer_forward', shape: '1x257', ours_ms: ms, peer: null, peer_ms: null, gflops: gflops(flop, ms), gflop: flop / 1e9 });
+  tokens.dispose();
+  for (const w of weights.values()) w.dispose();
+  engine.trim();
+}
+
+/** Multiply-adds x 2 of one forward over `length` tokens (GEMMs and attention; norms excluded). */
+function forwardFlop(c: typeof OFFICIAL_TRANSFORMER, length: number): number {
+  const H = c.hiddenSize;
+  const perLayer = 2 * length * H * (3 * H + H + 2 * c.mlpSize) + 4 * length * length * H;
+  return c.numLayers * perLayer + 2 * length * H * (H + c.vocabSize);
+}
+
 /** The transformer-kernel rows of the `kernels` group. */
 export async function runTransformerKernels(ctx: BenchContext): Promise<void> {
+  await runKernelRows(ctx);
+  await runOfficialForward(ctx);
+}
+
+async function runKernelRows(ctx: BenchContext): Promise<void> {
   const { engine, options } = ctx;
   const peer = await tfjsPeer(engine);
   for (const c of cases(engine, peer.tf)) {
