@@ -151,25 +151,15 @@ fn loadBCol(bOff: u32, k: u32, n: u32) -> vec4<f32> {
 
 // ------------------------------------------------------------------ epilogue
 
-fn erf_approx(x: f32) -> f32 {
-  // Abramowitz & Stegun 7.1.26: |error| < 1.5e-7.
-  let ax = abs(x);
-  let t = 1.0 / (1.0 + 0.3275911 * ax);
-  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign(x) * (1.0 - poly * exp(-ax * ax));
-}
-
+// The activation formulas come from the shared snippet kernels/activation-functions.wgsl
+// (prepended by src/tensor/ops/matmul.ts), the same text as the standalone activation kernel.
 fn activate(x: f32) -> f32 {
 #if ${ACT_RELU}
-  return max(x, 0.0);
+  return relu(x);
 #elif ${ACT_GELU_TANH}
-  // tanh(y) = sign(y) (1 - e) / (1 + e) with e = exp(-2|y|) <= 1: no overflow for large |y|.
-  let y = 0.7978845608028654 * (x + 0.044715 * x * x * x);
-  let e = exp(-2.0 * abs(y));
-  let t = sign(y) * (1.0 - e) / (1.0 + e);
-  return 0.5 * x * (1.0 + t);
+  return gelu_tanh(x);
 #elif ${ACT_GELU_ERF}
-  return 0.5 * x * (1.0 + erf_approx(x * 0.7071067811865476));
+  return gelu_erf(x);
 #else
   return x;
 #endif

@@ -118,3 +118,5 @@ export { Conv2d, type Conv2dCall } from './nn/conv2d.js';
 export { GroupNorm } from './nn/groupnorm.js';
 export { ResBlock, type NormOptions } from './nn/resblock.js';
 export { Decoder, Encoder, VectorQuantizer, VQGANTokenizer } from './maskgit/tokenizer.js';
+export * as nn from './nn/index.js';
+export { BidirectionalTransformer, type TransformerForwardOptions } from './maskgit/transformer.js';

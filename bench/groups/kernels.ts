@@ -3,6 +3,7 @@
 import { ops, type Engine, type Tensor } from '../../src/node.js';
 import { gflops, timeIt, type BenchContext, type BenchGroup } from '../harness.js';
 import { tfjsPeer } from '../peers/tfjs.js';
+import { runTransformerKernels } from './transformer-kernels.js';
 
 interface GemmShape {
   M: number;
@@ -111,8 +112,9 @@ async function gemmRows(ctx: BenchContext): Promise<void> {
 
 export const kernelsGroup: BenchGroup = {
   name: 'kernels',
-  description: 'GEMM (f32, f16) at 1024^3 and the transformer shapes',
+  description: 'GEMM (f32, f16) at 1024^3 and the transformer shapes; attention, layernorm, softmax, gelu; the official transformer forward',
   async run(ctx) {
     await gemmRows(ctx);
+    await runTransformerKernels(ctx);
   },
 };

@@ -76,6 +76,22 @@ export class Tensor<D extends DType = DType> {
     return this.engine.adopt(storage, resolved, this.dtype);
   }
 
+  /**
+   * A view of the first `rows` entries along axis 0, sharing this tensor's memory (no copy):
+   * a row-major prefix, e.g. the first C rows of an embedding table. Disposing either leaves
+   * the other valid.
+   */
+  firstRows(rows: number): Tensor<D> {
+    const storage = this.storage;
+    if (!storage) throw new DisposedError('firstRows() of a disposed tensor');
+    const total = this.shape[0];
+    if (total === undefined || !Number.isInteger(rows) || rows < 0 || rows > total) {
+      throw new ShapeError(`firstRows(${rows}) of a tensor [${this.shape.join(', ')}]: need a rank >= 1 tensor with at least ${rows} rows`);
+    }
+    storage.refs++;
+    return this.engine.adopt(storage, [rows, ...this.shape.slice(1)], this.dtype);
+  }
+
   /** Copies the data back to the host (f16 is widened to f32). Flushes pending GPU work. */
   read(): Promise<TypedArrayFor<D>> {
     return this.engine.read(this);

@@ -1,6 +1,12 @@
 export { add, binary, cast, div, maximum, minimum, mul, sub, type BinaryOp } from './elementwise.js';
 export { max, sum, sumTo } from './reduce.js';
 export { abs, affine, clamp, exp, log, neg, pow, relu, scale, sigmoid, sqrt, square, swish, tanh, unary, type UnaryOp } from './unary.js';
+export { attention, attentionQKV, type AttentionOptions, type KVAttentionOptions } from './attention.js';
+export { layerNorm, type LayerNormOptions } from './layernorm.js';
+export { softmax } from './softmax.js';
+export { activation, gelu } from './activation.js';
+export { embedding } from './embedding.js';
+export { sliceLastAxis } from './slice.js';
 export { matmul, type Activation, type MatmulOptions } from './matmul.js';
 export { chooseConvTile, conv2d, convTile, fixedSubgroupSize, type Conv2dOptions, type ConvTile, type FloatDType } from './conv.js';
 export { groupNorm, type GroupNormOptions } from './groupnorm.js';

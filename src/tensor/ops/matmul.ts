@@ -2,12 +2,12 @@ import gemmSource from '../../../kernels/gemm.wgsl';
 import { ShapeError } from '../../errors.js';
 import type { DType } from '../dtype.js';
 import type { ParamWord } from '../engine.js';
-import { defineKernel } from '../kernel.js';
 import { broadcastShapes, broadcastStrides, sameShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { chooseGemmConfig, gemmAdapter, type GemmConfig } from './gemm-tuning.js';
+import { kernelWithSnippets, SNIPPETS } from './snippets.js';
 
-const GEMM = defineKernel('gemm', gemmSource);
+const GEMM = kernelWithSnippets('gemm', gemmSource, [SNIPPETS.activationFunctions]);
 const MAX_BATCH_DIMS = 4;
 
 export type Activation = 'gelu_tanh' | 'gelu_erf' | 'relu';

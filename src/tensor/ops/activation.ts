@@ -1,0 +1,37 @@
+import activationSource from '../../../kernels/activation.wgsl';
+import { ShapeError } from '../../errors.js';
+import type { DType } from '../dtype.js';
+import type { Tensor } from '../tensor.js';
+import type { Activation } from './matmul.js';
+import { kernelWithSnippets, SNIPPETS } from './snippets.js';
+
+const ACTIVATION = kernelWithSnippets('activation', activationSource, [SNIPPETS.activationFunctions]);
+const WG = 256;
+
+/** The activations of the shared WGSL snippet, by the names the GEMM epilogue uses. */
+const ACTIVATIONS: readonly Activation[] = ['gelu_tanh', 'gelu_erf', 'relu'];
+
+/** out = act(x) elementwise, computed in f32; same shape and dtype (f32 or f16). */
+export function activation<D extends DType>(x: Tensor<D>, act: Activation): Tensor<D> {
+  const engine = x.engine;
+  if (!ACTIVATIONS.includes(act)) throw new ShapeError(`activation: unknown "${String(act)}"; expected one of ${ACTIVATIONS.join(', ')}`);
+  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`${act}: x is ${x.dtype}; cast it to f32 or f16`);
+  const out = engine.empty(x.shape, x.dtype);
+  if (out.size === 0) return out;
+  const v4 = x.size % 4 === 0;
+  const n = v4 ? x.size / 4 : x.size;
+  engine.run({
+    kernel: ACTIVATION,
+    defines: { T: x.dtype, ACT: act, V4: v4, WG },
+    params: [n],
+    inputs: [x],
+    outputs: [out],
+    workgroups: engine.grid(Math.ceil(n / WG)),
+  });
+  return out;
+}
+
+/** GELU: 'tanh' is the approximation JAX (and the official MaskGIT) uses; 'erf' the exact form. */
+export function gelu<D extends DType>(x: Tensor<D>, form: 'tanh' | 'erf' = 'tanh'): Tensor<D> {
+  return activation(x, form === 'erf' ? 'gelu_erf' : 'gelu_tanh');
+}
