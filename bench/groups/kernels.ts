@@ -2,6 +2,7 @@
 // GEMM rows: 1024^3 and the MaskGIT transformer's shapes (MxKxN; "T" = b transposed).
 import { ops, type Tensor } from '../../src/node.js';
 import { gflops, median, type BenchContext, type BenchGroup } from '../harness.js';
+import { ORT_PEER_NAME, ortPeer } from '../peers/ort.js';
 import { tfjsPeer } from '../peers/tfjs.js';
 import { runTransformerKernels } from './transformer-kernels.js';
 
@@ -21,7 +22,7 @@ const GEMM_SHAPES: GemmShape[] = [
   { M: 257, K: 768, N: 2025, transposeB: true }, // tied logits
 ];
 
-const shapeName = (s: GemmShape) => `${s.M}x${s.K}x${s.N}${s.transposeB ? 'T' : ''}`;
+const shapeName = (s: GemmShape) => `${s.M}x${s.K}x${s.N}`;
 
 /** A peer's matmul on GPU-resident inputs: `run` records it and waits for the GPU. */
 interface PeerGemm {
@@ -32,9 +33,6 @@ interface PeerGemm {
 /**
  * The WebGPU peers that take part in the GEMM rows. Each prepares f32 inputs of the given
  * shape on the shared device, or returns null when it cannot run it.
- * The onnxruntime-web peer (bench/peers/ort.ts, another branch) joins here: add an entry
- * { name: 'ort-webgpu', prepare: (ctx, s) => ... } that builds a MatMul model with b as
- * an input and times session.run to onSubmittedWorkDone.
  */
 const GEMM_PEERS: { name: string; prepare(ctx: BenchContext, s: GemmShape, a: Float32Array, b: Float32Array): Promise<PeerGemm | null> }[] = [
   {
@@ -53,6 +51,18 @@ const GEMM_PEERS: { name: string; prepare(ctx: BenchContext, s: GemmShape, a: Fl
           ta.dispose();
           tb.dispose();
         },
+      };
+    },
+  },
+  {
+    // MatMul (Gemm with transB=1 for the tied logits) with GPU-resident inputs and outputs.
+    name: ORT_PEER_NAME,
+    async prepare(ctx, s) {
+      const ort = await ortPeer(ctx.engine);
+      const graph = await ort.matmul({ m: s.M, k: s.K, n: s.N, transposeB: s.transposeB });
+      return {
+        run: () => graph.run(),
+        dispose: () => void graph.dispose(),
       };
     },
   },
@@ -115,6 +125,7 @@ async function gemmRows(ctx: BenchContext): Promise<void> {
           peer,
           peer_ms: peerMs,
           gflops: gflops(flop, oursMs),
+          ...(s.transposeB ? { transposeB: true } : {}),
           peer_gflops: peerMs === null ? null : gflops(flop, peerMs),
           // The peers compute in f32; the f16 rows compare our f16 storage with their f32.
           ...(o.dtype === 'f16' && peer ? { peer_dtype: 'f32' } : {}),
