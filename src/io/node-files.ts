@@ -219,20 +219,32 @@ async function isModelFolder(dir: string): Promise<boolean> {
   }
 }
 
+/** Another file written into a model folder with it (e.g. a training checkpoint's state): bytes, text, or safetensors. */
+export interface ExtraFile {
+  name: string;
+  data: Uint8Array | string | { tensors: readonly TensorBytes[]; metadata?: Record<string, string> };
+}
+
 /**
  * Writes a model folder atomically: config.json and model.safetensors go into a temporary
  * folder beside `dir` (weights first, config last, each synced), which is then renamed into
  * place. An existing model folder at `dir` is replaced (moved aside, then removed); any other
  * non-empty folder is refused. A crash leaves either the old folder, no folder, or the new one,
- * plus a hidden `.<name>.*` leftover — never a partial folder that loads.
+ * plus a hidden `.<name>.*` leftover — never a partial folder that loads. `extraFiles` are
+ * written into the temporary folder too, before config.json.
  */
 export async function writeModelFolder(
   dir: string,
   config: ModelFolderConfig,
   tensors: readonly TensorBytes[],
-  options: WriteOptions & { metadata?: Record<string, string> } = {},
+  options: WriteOptions & { metadata?: Record<string, string>; extraFiles?: readonly ExtraFile[] } = {},
 ): Promise<void> {
   const target = resolve(dir);
+  for (const f of options.extraFiles ?? []) {
+    if (f.name !== basename(f.name) || f.name.startsWith('.') || f.name === MODEL_CONFIG_FILE || f.name === MODEL_WEIGHTS_FILE) {
+      throw new ArgumentError('extraFiles', `"${f.name}" must be a plain file name other than ${MODEL_CONFIG_FILE} and ${MODEL_WEIGHTS_FILE}`);
+    }
+  }
   const parent = dirname(target);
   let existing: string[] | null = null;
   try {
@@ -251,6 +263,15 @@ export async function writeModelFolder(
   await mkdir(tmp);
   try {
     await writeSafetensorsFile(join(tmp, MODEL_WEIGHTS_FILE), tensors, { format: 'maskgit', ...options.metadata }, options);
+    for (const f of options.extraFiles ?? []) {
+      if (typeof f.data === 'string' || f.data instanceof Uint8Array) {
+        const data = f.data;
+        await writeAtomically(join(tmp, f.name), async (handle) => {
+          await handle.writeFile(data);
+          await handle.sync();
+        });
+      } else await writeSafetensorsFile(join(tmp, f.name), f.data.tensors, f.data.metadata ?? {});
+    }
     await writeAtomically(join(tmp, MODEL_CONFIG_FILE), async (handle) => {
       await handle.writeFile(JSON.stringify(config, null, 2) + '\n');
       await handle.sync();
