@@ -1,24 +1,14 @@
 #!/usr/bin/env node
 // `npm run bench`: bundles bench/main.ts with esbuild (kernels as text) and runs it.
 // Arguments pass through: --json, --only <groups>, --runs <n>, --list.
-import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleTs } from '../scripts/bundle-ts.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outfile = join(root, 'bench/.build/main.mjs');
-await build({
-  entryPoints: [join(root, 'bench/main.ts')],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  packages: 'external',
-  loader: { '.wgsl': 'text' },
-  logLevel: 'warning',
-});
+await bundleTs(join(root, 'bench/main.ts'), outfile);
 // --liftoff-only: otherwise V8 spends ~45 s optimising onnxruntime-web's wasm on first use.
 const r = spawnSync(process.execPath, ['--liftoff-only', outfile, ...process.argv.slice(2)], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
