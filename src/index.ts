@@ -183,3 +183,24 @@ export {
   type PrefixLogitsFn,
 } from './maskgit/autoregressive.js';
 export { decodePNG, encodePNG, imageGrid, rgbaToRGBFloat, rgbFloatToRGBA, type RGBAImage } from './io/png.js';
+export {
+  accuracyReport,
+  DEFAULT_CLASSIFIER,
+  PixelClassifier,
+  type AccuracyReport,
+  type ClassifierKind,
+  type ClassifierMetric,
+  type ClassifierOptions,
+  type LabelledImageSet,
+} from './maskgit/train/classifier.js';
+export {
+  classConsistencyGrid,
+  evaluateClassConsistency,
+  modelClassesFor,
+  type ClassAccuracy,
+  type ClassConsistencyData,
+  type ClassConsistencyOptions,
+  type ClassConsistencyProgress,
+  type ClassConsistencyReport,
+  type ClassConsistencyResult,
+} from './maskgit/train/class-consistency.js';

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerConvert } from './commands/convert.js';
 import { registerDemo } from './commands/demo.js';
+import { registerEvaluate } from './commands/evaluate.js';
 import { registerInfo } from './commands/info.js';
 import { registerTrainTokenizer } from './commands/train-tokenizer.js';
 import { EXIT, exitCodeFor, formatError } from './exit.js';
@@ -18,6 +19,7 @@ registerInfo(program, output);
 registerDemo(program, output);
 registerConvert(program, output);
 registerTrainTokenizer(program, output);
+registerEvaluate(program, output);
 
 async function main(): Promise<number> {
   try {

@@ -14,6 +14,13 @@ import { decodePNG, rgbaToRGBFloat } from './png.js';
 export type EmojiSet = 'twitter' | 'google' | 'apple';
 export const EMOJI_SETS: readonly EmojiSet[] = ['twitter', 'google', 'apple'];
 
+/** Parses a comma-separated list of set names (a CLI flag `name`); throws ArgumentError naming an unknown one. */
+export function parseEmojiSets(text: string, name = 'sets'): EmojiSet[] {
+  const sets = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of sets) if (!(EMOJI_SETS as readonly string[]).includes(s)) throw new ArgumentError(name, `unknown set "${s}"; choose from ${EMOJI_SETS.join(', ')}`);
+  return sets as EmojiSet[];
+}
+
 export interface LabelledImages {
   /** [count, size, size, 3] RGB in [0, 1], composited over white. */
   images: Float32Array;

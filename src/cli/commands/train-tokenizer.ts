@@ -1,7 +1,7 @@
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { ArgumentError } from '../../errors.js';
-import { EMOJI_SETS, loadEmojiDataset, type EmojiSet } from '../../io/emoji.js';
+import { EMOJI_SETS, loadEmojiDataset, parseEmojiSets } from '../../io/emoji.js';
 import type { TrainingData } from '../../maskgit/train/tokenizer-trainer.js';
 import { RUN_FILES, runTokenizerTraining, TOKENIZER_PRESETS, type TrainEvent } from '../../maskgit/train/tokenizer-run.js';
 import { createEngine } from '../../tensor/engine.js';
@@ -145,8 +145,7 @@ export function registerTrainTokenizer(program: Command, output: () => Output): 
       const preset = TOKENIZER_PRESETS[flags.config ?? 'small'];
       if (!preset) throw new ArgumentError('--config', `must be one of ${Object.keys(TOKENIZER_PRESETS).join(', ')}, got "${flags.config}"`);
       if (flags.dtype !== 'f32' && flags.dtype !== 'f16') throw new ArgumentError('--dtype', `must be f32 or f16, got "${flags.dtype}"`);
-      const sets = flags.sets.split(',').map((s) => s.trim()).filter(Boolean);
-      for (const s of sets) if (!(EMOJI_SETS as readonly string[]).includes(s)) throw new ArgumentError('--sets', `unknown set "${s}"; choose from ${EMOJI_SETS.join(', ')}`);
+      const sets = parseEmojiSets(flags.sets, '--sets');
       const codebookSize = integer('--codebook-size', flags.codebookSize);
       const config = { ...preset, channelMultipliers: [...preset.channelMultipliers], ...(codebookSize !== undefined && { codebookSize }) };
       const training = {
@@ -169,7 +168,7 @@ export function registerTrainTokenizer(program: Command, output: () => Output): 
       } as const;
       const size = integer('--size', flags.size)!;
       const maxImages = integer('--max-images', flags.maxImages);
-      const dataset = await loadEmojiDataset({ sets: sets as EmojiSet[], size });
+      const dataset = await loadEmojiDataset({ sets, size });
       const data: TrainingData = { train: firstImages(dataset.train, size, maxImages), heldOut: firstImages(dataset.heldOut, size, maxImages) };
       const engine = await createEngine();
       const report = reporter(out);
