@@ -13,6 +13,8 @@
 export const RNG_PURPOSE = {
   SAMPLE_NOISE: 0,
   CHOICE_NOISE: 1,
+  /** Training dropout masks (src/tensor/ops/dropout.ts): index = element / 4, position = site. */
+  DROPOUT: 2,
 } as const;
 
 const M0 = 0xd2511f53;
