@@ -7,13 +7,25 @@
 // The gradient dqkv [B, L, 3H] has qkv's layout (q | k | v columns, heads head-major).
 // Three passes selected by a define, each with the grid (ceil(L / WG), heads, B):
 // - IS_DELTA: one invocation per query: delta[b, h, i] = D_i.
-// - IS_DQ: one invocation per query; the keys' k and v rows go through workgroup-memory tiles.
-// - IS_DKV: one invocation per key; the queries' q and dO rows (and their lse and D) go through
-//   workgroup-memory tiles. Separate from IS_DQ, so that each invocation owns what it writes.
-// The head width is unrolled by the host (statement lists LOAD, INIT, BODY, STORE) so that the
-// per-invocation vectors stay in registers. f32 only (training precision).
-// Defines: V4, DV (head width in units of FV), WG, TILE, IS_DELTA, IS_DQ, IS_DKV, and the
-// statement lists.
+// - IS_DQ: one invocation per query, visiting every key (k and v rows).
+// - IS_DKV: one invocation per key, visiting every query (q and dO rows, lse and D). Separate
+//   from IS_DQ, so that each invocation owns what it writes.
+// The rows every invocation of a workgroup visits are shared as the forward shares them:
+//  SUBGROUPS: in blocks of BK rows; the G lanes of a lane group each load different chunks of
+//    the block and every lane gets each chunk through subgroupBroadcast, with no barriers (G is at
+//    most the smallest subgroup size, larger subgroups repeat the pattern). Subgroups whose
+//    rows are all past the end return together.
+//  portable: tiles of TILE rows copied into workgroup memory between two barriers.
+// The head width is unrolled by the host (statement lists LOAD, INIT, LANE_SETUP, BLOCK (subgroups),
+// BODY (portable), STORE) so that the per-invocation vectors stay in registers. f32 only.
+// Defines: V4, DV (head width in units of FV), WG, TILE, SUBGROUPS, PORTABLE, IS_DELTA, IS_DQ,
+// IS_DKV, and the statement lists.
+
+#if ${SUBGROUPS}
+// The early returns below are uniform per subgroup (they test subgroupAll), which the uniformity
+// analysis cannot see.
+diagnostic(off, subgroup_uniformity);
+#endif
 
 #if ${V4}
 alias FV = vec4<f32>;
@@ -72,15 +84,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 @group(0) @binding(4) var<storage, read> delta: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dqkv: array<FV>;
 
+#if ${PORTABLE}
 var<workgroup> tile_k: array<FV, ${TILE} * ${DV}>;
 var<workgroup> tile_v: array<FV, ${TILE} * ${DV}>;
+#endif
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
+        @builtin(num_workgroups) nwg: vec3<u32>
+#if ${SUBGROUPS}
+        , @builtin(subgroup_invocation_id) sg_lane: u32
+#endif
+        ) {
   let head = wid.y;
   let batch = wid.z;
   let i_raw = wid.x * ${WG}u + lid;
+#if ${SUBGROUPS}
+  if (subgroupAll(i_raw >= p.l)) {
+    return;
+  }
+#endif
   // Past-the-end invocations compute a copy of the last row (the barriers need them) and do not store it.
   let i = min(i_raw, p.l - 1u);
   let qb = batch * p.qkv_batch + i * p.qkv_row + head * ${DV}u;
@@ -92,6 +115,12 @@ ${LOAD}
 ${INIT}
   let kb0 = batch * p.qkv_batch + p.hidden + head * ${DV}u;
   let vb0 = kb0 + p.hidden;
+#if ${SUBGROUPS}
+${LANE_SETUP}
+  for (var j0 = 0u; j0 < p.l; j0 += ${BK}u) {
+${BLOCK}
+  }
+#else
   for (var j0 = 0u; j0 < p.l; j0 += ${TILE}u) {
     for (var f = lid; f < ${TILE}u * ${DV}u; f += ${WG}u) {
       let key = min(j0 + f / ${DV}u, p.l - 1u);
@@ -106,6 +135,7 @@ ${BODY}
     }
     workgroupBarrier();
   }
+#endif
   if (i_raw < p.l) {
 ${STORE}
   }
@@ -119,17 +149,28 @@ ${STORE}
 @group(0) @binding(4) var<storage, read> delta: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dqkv: array<FV>;
 
+#if ${PORTABLE}
 var<workgroup> tile_q: array<FV, ${TILE} * ${DV}>;
 var<workgroup> tile_do: array<FV, ${TILE} * ${DV}>;
 var<workgroup> tile_lse: array<f32, ${TILE}>;
 var<workgroup> tile_delta: array<f32, ${TILE}>;
+#endif
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
+        @builtin(num_workgroups) nwg: vec3<u32>
+#if ${SUBGROUPS}
+        , @builtin(subgroup_invocation_id) sg_lane: u32
+#endif
+        ) {
   let head = wid.y;
   let batch = wid.z;
   let j_raw = wid.x * ${WG}u + lid;
+#if ${SUBGROUPS}
+  if (subgroupAll(j_raw >= p.l)) {
+    return;
+  }
+#endif
   let j = min(j_raw, p.l - 1u);
   let kb = batch * p.qkv_batch + j * p.qkv_row + p.hidden + head * ${DV}u;
   let vb = kb + p.hidden;
@@ -138,6 +179,12 @@ ${INIT}
   let qb0 = batch * p.qkv_batch + head * ${DV}u;
   let ob0 = batch * p.o_batch + head * ${DV}u;
   let stat0 = (batch * nwg.y + head) * p.l;
+#if ${SUBGROUPS}
+${LANE_SETUP}
+  for (var i0 = 0u; i0 < p.l; i0 += ${BK}u) {
+${BLOCK}
+  }
+#else
   for (var i0 = 0u; i0 < p.l; i0 += ${TILE}u) {
     for (var f = lid; f < ${TILE}u * ${DV}u; f += ${WG}u) {
       let query = min(i0 + f / ${DV}u, p.l - 1u);
@@ -157,6 +204,7 @@ ${BODY}
     }
     workgroupBarrier();
   }
+#endif
   if (j_raw < p.l) {
 ${STORE}
   }

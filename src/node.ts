@@ -18,5 +18,6 @@ export {
   writeFlaxCheckpointFile,
   writeModelFolder,
   writeSafetensorsFile,
+  type ExtraFile,
   type WriteOptions,
 } from './io/node-files.js';

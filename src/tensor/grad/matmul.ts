@@ -1,6 +1,7 @@
 // The differentiable matrix product (and with it linear layers and the tied output head).
 import { ShapeError } from '../../errors.js';
 import { record, type Variable } from '../autograd.js';
+import { reshape } from './basic.js';
 import * as ops from '../ops/index.js';
 import type { Tensor } from '../tensor.js';
 
@@ -16,12 +17,21 @@ export interface MatmulGradOptions {
 /**
  * out = op(a) @ op(b) + bias with the gradients, each one GEMM with transposes:
  *   da = dout @ op(b)^T,  db = op(a)^T @ dout,  dbias = column sums of dout.
- * Batch dims broadcast as in ops.matmul; a weight b [K, N] shared by a batched a gets the sum of
- * the batch's gradients from one GEMM over the flattened batch ([K, B*M] @ [B*M, N]).
+ * Batch dims broadcast as in ops.matmul. A weight b [K, N] shared by a batched a is applied to the
+ * flattened batch ([B*M, K] @ [K, N]), so its gradient, the sum over the batch, is one GEMM too.
  */
 export function matmul(a: Variable, b: Variable, options: MatmulGradOptions = {}): Variable {
   const tA = options.transposeA ?? false;
   const tB = options.transposeB ?? false;
+  if (a.shape.length > 2 && b.shape.length === 2 && !tA) {
+    // A weight shared by a batch: one GEMM over the batch's rows ([B*M, K] @ [K, N]) instead of
+    // B small ones (on lavapipe 5x faster at [32 x 65, 256] @ [256, 1024]: no padded row blocks).
+    const K = a.shape[a.shape.length - 1]!;
+    const rows = reshape(a, [-1, K]);
+    const out = matmul(rows, b, options);
+    const N = out.shape[1]!;
+    return reshape(out, [...a.shape.slice(0, -1), N]);
+  }
   const bias = options.bias;
   const value = ops.matmul(a.value, b.value, { transposeA: tA, transposeB: tB, ...(bias ? { bias: bias.value } : {}) });
   const inputs = bias ? [a, b, bias] : [a, b];
@@ -35,16 +45,8 @@ export function matmul(a: Variable, b: Variable, options: MatmulGradOptions = {}
     }
     let db: Tensor | null = null;
     if (b.requiresGrad) {
-      if (bv.rank === 2 && av.rank > 2 && !tA) {
-        // Shared weight: fold the batch into the rows of one GEMM.
-        const K = av.shape[av.rank - 1]!;
-        const a2 = av.reshape([-1, K]);
-        const g2 = g.reshape([-1, g.shape[g.rank - 1]!]);
-        db = tB ? ops.matmul(g2, a2, { transposeA: true }) : ops.matmul(a2, g2, { transposeA: true });
-      } else {
-        db = tB ? ops.matmul(g, av, { transposeA: true, transposeB: tA }) : ops.matmul(av, g, { transposeA: !tA });
-        db = ops.sumTo(db, b.shape);
-      }
+      db = tB ? ops.matmul(g, av, { transposeA: true, transposeB: tA }) : ops.matmul(av, g, { transposeA: !tA });
+      db = ops.sumTo(db, b.shape);
     }
     const dbias = bias?.requiresGrad ? ops.sumTo(g, bias.shape) : null;
     return bias ? [da, db, dbias] : [da, db];

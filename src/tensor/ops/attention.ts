@@ -142,7 +142,7 @@ function recordAttention(
  * Lanes that share k/v loads through subgroupBroadcast: 8 or 4, at most the adapter's
  * smallest subgroup size; 0 (portable path) without subgroups or a known minimum size.
  */
-function lanesPerGroup(engine: Engine): number {
+export function lanesPerGroup(engine: Engine): number {
   const min = engine.info.subgroupMinSize;
   if (!engine.hasSubgroups || min === undefined) return 0;
   return min >= 8 ? 8 : min >= 4 ? 4 : 0;
@@ -154,7 +154,7 @@ function tileKeys(engine: Engine, rowBytes: number): number {
   return Math.max(1, Math.min(64, Math.floor(budget / (2 * rowBytes))));
 }
 
-function gcd(a: number, b: number): number {
+export function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
