@@ -45,7 +45,9 @@ export { randomStream, type RandomKind, type RandomStreamOptions } from './maskg
 export { sampleStep, type SampleStepOptions, type SampleStepResult } from './maskgit/sample.js';
 export { kthSmallest, remaskByConfidence, SINGLE_DISPATCH_MAX, type RemaskOptions, type SelectOptions } from './maskgit/select.js';
 export {
+  checkSamplingOptions,
   decodeTokens,
+  defaultSteps,
   type DecodeConfig,
   type DecodeOptions,
   type DecodeStepInfo,
@@ -113,10 +115,71 @@ export {
 export { defaultModelCache, ModelCache, openRemoteFile, type CacheLike, type CacheStorageLike, type FetchLike, type ModelCacheOptions, type OpenedFile, type RemoteOptions } from './io/remote.js';
 export type { ProgressCallback, ProgressInfo } from './io/progress.js';
 export { storageDType, uploadTensor, type WeightDType } from './io/upload.js';
-export { loadMaskGIT, type LoadedMaskGIT, type LoadMaskGITOptions } from './maskgit/load.js';
+export { createMaskGIT, loadMaskGIT, type LoadedMaskGIT, type LoadMaskGITOptions, type MaskGITModel } from './maskgit/load.js';
 export { Conv2d, type Conv2dCall } from './nn/conv2d.js';
 export { GroupNorm } from './nn/groupnorm.js';
 export { ResBlock, type NormOptions } from './nn/resblock.js';
 export { Decoder, Encoder, VectorQuantizer, VQGANTokenizer } from './maskgit/tokenizer.js';
 export * as nn from './nn/index.js';
 export { BidirectionalTransformer, type TransformerForwardOptions } from './maskgit/transformer.js';
+export { TrainableTokenizer, CODEBOOK_PARAM, type TokenizerForward } from './maskgit/train/tokenizer-model.js';
+export { EmaCodebook, type EmaCodebookOptions } from './maskgit/train/codebook.js';
+export { hashInts, imageSlice, psnr, TrainingStream, type AugmentOptions, type ImageSet } from './maskgit/train/data.js';
+export {
+  DEFAULT_TRAINING_OPTIONS,
+  TOKENIZER_PRESETS,
+  TokenizerTrainer,
+  tokenizerOnlyConfig,
+  TRAINING_RECORD_FILE,
+  TRAINING_STATE_FILE,
+  validateTrainingOptions,
+  type EvalRecord,
+  type TokenizerTrainingOptions,
+  type TrainingData,
+  type TrainingHistory,
+  type TrainingRecordFile,
+} from './maskgit/train/tokenizer-trainer.js';
+export { Canvas, drawLineChart, enlarge, stackImages, type ChartOptions, type Series } from './io/plot.js';
+export { evaluateTokenizer, reconstructImages, reconstructionGrid, reconstructionMetrics, type ReconstructionMetrics } from './maskgit/train/evaluate.js';
+export {
+  generate,
+  logitsModel,
+  shadeMasked,
+  type GenerateFrame,
+  type GenerateOptions,
+  type GenerateProgress,
+  type GenerateResult,
+  type SamplingOptions,
+} from './maskgit/pipeline.js';
+export {
+  blendPixels,
+  defaultBlurRadius,
+  editBox,
+  gaussianBlur,
+  gaussianKernel,
+  inpaint,
+  latentBox,
+  outpaint,
+  pixelMask,
+  tokenMaskFromPixels,
+  upsampleTokenMask,
+  type EditOptions,
+  type EditResult,
+  type InpaintOptions,
+  type OutpaintOptions,
+  type OutpaintResult,
+  type OutpaintSide,
+  type OutpaintWindow,
+  type PixelBox,
+  type PixelMask,
+} from './maskgit/edit.js';
+export {
+  CausalTransformer,
+  decodeAutoregressive,
+  KVCache,
+  referenceAutoregressive,
+  type AutoregressiveOptions,
+  type CausalForwardOptions,
+  type PrefixLogitsFn,
+} from './maskgit/autoregressive.js';
+export { decodePNG, encodePNG, imageGrid, rgbaToRGBFloat, rgbFloatToRGBA, type RGBAImage } from './io/png.js';

@@ -18,6 +18,7 @@ export {
   writeFlaxCheckpointFile,
   writeModelFolder,
   writeSafetensorsFile,
-  type ExtraFile,
   type WriteOptions,
 } from './io/node-files.js';
+export type { ExtraFile } from './io/node-files.js';
+export { runTokenizerTraining, RUN_FILES, type TokenizerRunOptions, type TrainEvent } from './maskgit/train/tokenizer-run.js';

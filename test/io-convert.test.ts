@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   ArgumentError,
+  BidirectionalTransformer,
   CheckpointError,
   convertFlaxCheckpoints,
   FlaxArray,
@@ -19,9 +20,14 @@ import {
   writeFlaxCheckpointFile,
   writeModelFolder,
   type FlaxTree,
+  VQGANTokenizer,
   type Tensor,
 } from '../src/node.js';
+import { expectClose, maxAbsError } from './helpers/compare.js';
 import { getEngine } from './helpers/engine.js';
+import { flaxDecoder, flaxTransformerLogits } from './helpers/flax-reference.js';
+import { oracle } from './helpers/oracle.js';
+import { randomInts } from './helpers/random.js';
 import { TINY_TOKENIZER, TINY_TRANSFORMER, tokenizerFixture, transformerFixture, type Fixture } from './helpers/flax-fixtures.js';
 
 const work = mkdtempSync(join(tmpdir(), 'maskgit-convert-'));
@@ -95,8 +101,42 @@ describe('Flax checkpoint import', () => {
     await expectExact(loaded.weights, transformer);
     await expectExact(loaded.weights, tokenizer);
     for (const t of loaded.weights.values()) t.dispose();
-    // The integrator extends this test: build the modules from `loaded` and compare a forward
-    // pass with the same arrays run through the reference layout.
+  });
+
+  it('the converted model computes what the original arrays compute: transformer logits and tokenizer decode (loadMaskGIT)', async () => {
+    const engine = await getEngine();
+    const tf = await oracle();
+    const model = convertFlaxCheckpoints({ transformer: { tree: transformer.tree, source: 'a' }, tokenizer: { tree: tokenizer.tree, source: 'b' } });
+    const dir = join(work, 'model-forward');
+    await writeModelFolder(dir, model.config, model.tensors);
+    const loaded = await loadMaskGIT(engine, dir);
+    expect(loaded.transformer).toBeInstanceOf(BidirectionalTransformer);
+    expect(loaded.tokenizer).toBeInstanceOf(VQGANTokenizer);
+    // Transformer: a class token, image tokens and mask tokens, two sequences of 17.
+    const ids = randomInts(2 * 17, 31, 0, 16);
+    ids[0] = 16 + 2;
+    ids[17] = 16 + 4;
+    for (const i of [3, 5, 20, 33]) ids[i] = 21;
+    const logits = loaded.transformer.forward(engine.tensor(ids, [2, 17], 'i32'));
+    const want = flaxTransformerLogits(tf, transformer.tree, ids, 2, 17, TINY_TRANSFORMER.heads);
+    // f32 on both sides, the same math in other orders (fused QKV and heads vs per-head
+    // products): a few ulps of O(1) values through 5 LayerNorms (as the transformer tests).
+    const got = await logits.read();
+    console.log(`converted forward: max abs logit error ${maxAbsError(got, want).error.toExponential(2)} (logits up to ${Math.max(...want.map(Math.abs)).toFixed(2)})`);
+    expectClose(got, want, { atol: 2e-5, rtol: 1e-4 }, 'logits');
+    // Tokenizer: a 4x4 token grid decoded to 16x16 pixels, before and after the clip to [0, 1].
+    const tokens = randomInts(2 * 16, 32, 0, 16);
+    const refPixels = flaxDecoder(tf, tokenizer.tree, tokens, [2, 4, 4], TINY_TOKENIZER.resBlocks);
+    const latents = loaded.tokenizer.quantizer.lookup(engine.tensor(tokens, [2, 4, 4], 'i32'));
+    const raw = await loaded.tokenizer.decoder.forward(latents).read();
+    // 14 convs and 13 GroupNorms of 32-64 channels in f32, summed in other orders than tfjs.
+    const scale = Math.max(...refPixels.map(Math.abs));
+    console.log(`converted decoder: max abs error ${maxAbsError(raw, refPixels).error.toExponential(2)} (outputs up to ${scale.toFixed(2)})`);
+    expectClose(raw, refPixels, { atol: 1e-5 * scale, rtol: 1e-4 }, 'decoder output');
+    const decoded = await loaded.tokenizer.decode(engine.tensor(tokens, [2, 16], 'i32')).read();
+    expectClose(decoded, refPixels.map((v) => Math.min(1, Math.max(0, v))), { atol: 1e-5 * scale, rtol: 1e-4 }, 'decode (clipped)');
+    expect(refPixels.some((v) => v > 0 && v < 1), 'some pixels inside (0, 1), not all clipped').toBe(true);
+    loaded.dispose();
   });
 
   it('reads Flax chunked arrays (split 1-D pieces) to the same tensors', async () => {

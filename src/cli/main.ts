@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerConvert } from './commands/convert.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInfo } from './commands/info.js';
+import { registerTrainTokenizer } from './commands/train-tokenizer.js';
 import { EXIT, exitCodeFor, formatError } from './exit.js';
 import { makeOutput, type Output } from './output.js';
 
@@ -16,6 +17,7 @@ const output = (): Output => makeOutput(program.opts<{ json?: boolean; quiet?: b
 registerInfo(program, output);
 registerDemo(program, output);
 registerConvert(program, output);
+registerTrainTokenizer(program, output);
 
 async function main(): Promise<number> {
   try {

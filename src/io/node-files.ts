@@ -224,6 +224,12 @@ async function isModelFolder(dir: string): Promise<boolean> {
   }
 }
 
+/** Another file written into a model folder with it (e.g. a training checkpoint's state): bytes, text, or safetensors. */
+export interface ExtraFile {
+  name: string;
+  data: Uint8Array | string | { tensors: readonly TensorBytes[]; metadata?: Record<string, string> };
+}
+
 /**
  * Cleans up after writes of the model folder `dir` whose process was killed, and finishes a
  * replacement cut off between its two renames (the old folder moved aside, the new one not yet
@@ -273,12 +279,6 @@ function checkFolderContents(dir: string, config: ModelFolderConfig, tensors: re
   }
 }
 
-/** Another file written into a model folder with it (e.g. a training checkpoint's state): bytes, text, or safetensors. */
-export interface ExtraFile {
-  name: string;
-  data: Uint8Array | string | { tensors: readonly TensorBytes[]; metadata?: Record<string, string> };
-}
-
 /**
  * Writes a model folder atomically: config.json and model.safetensors go into a temporary
  * folder beside `dir` (weights first, config last, each synced), which is then renamed into
@@ -286,8 +286,8 @@ export interface ExtraFile {
  * non-empty folder is refused. A process killed at any point leaves the old folder, no folder,
  * or the new one — never a partial folder that loads — plus hidden `.<name>.<pid>-*` leftovers,
  * which the next write (or, when the kill fell between the two renames, the next load) cleans
- * up, completing the replacement. `extraFiles` are written into the temporary folder too, before
- * config.json, so they are replaced together with the weights.
+ * up, completing the replacement.
+ * `extraFiles` are written into the temporary folder too, before config.json.
  */
 export async function writeModelFolder(
   dir: string,
@@ -296,13 +296,13 @@ export async function writeModelFolder(
   options: WriteOptions & { metadata?: Record<string, string>; extraFiles?: readonly ExtraFile[] } = {},
 ): Promise<void> {
   if (typeof dir !== 'string' || dir.length === 0) throw new ArgumentError('out', `must be a folder path, got ${describeValue(dir)}`);
+  checkFolderContents(dir, config, tensors);
+  const target = resolve(dir);
   for (const f of options.extraFiles ?? []) {
     if (f.name !== basename(f.name) || f.name.startsWith('.') || f.name === MODEL_CONFIG_FILE || f.name === MODEL_WEIGHTS_FILE) {
       throw new ArgumentError('extraFiles', `"${f.name}" must be a plain file name other than ${MODEL_CONFIG_FILE} and ${MODEL_WEIGHTS_FILE}`);
     }
   }
-  checkFolderContents(dir, config, tensors);
-  const target = resolve(dir);
   const parent = dirname(target);
   await recoverModelFolder(target);
   let existing: string[] | null = null;

@@ -56,7 +56,7 @@ export interface DecodeOptions {
   classes: readonly number[];
   /** A number: image i uses seed + i (so it equals a single-image run with that seed). Default 0. */
   seeds?: number | readonly number[];
-  /** T. Default 8 (the paper's setting at 256 px), 12 from 32x32 latents (512 px) up. */
+  /** T. Default 8 (the paper's setting at 256 px), 12 from 32x32 latents (512 px) up (defaultSteps). */
   steps?: number;
   /** Default 'cosine'. */
   schedule?: MaskSchedule;
@@ -223,6 +223,39 @@ function checkDecodeConfig(config: DecodeConfig): void {
   }
 }
 
+/** The options of the sampler that are checked the same way wherever they come from. */
+export type SamplingChecks = Pick<DecodeOptions, 'steps' | 'startStep' | 'schedule' | 'sampleTemperature' | 'choiceTemperature' | 'topK' | 'topP' | 'guidance'>;
+
+/** T when none is given: 8 (the paper's setting at 256 px), 12 from 32x32 latents (512 px) up. */
+export function defaultSteps(imageTokens: number, steps?: number): number {
+  return steps ?? (imageTokens >= 1024 ? 12 : 8);
+}
+
+/**
+ * Checks the sampler's options (steps, start step, schedule, temperatures, top-k/top-p,
+ * guidance against the model's null class), throwing ArgumentError naming the first bad one.
+ * Synchronous and allocation-free, so callers that do GPU work before decoding (editing
+ * encodes its input first) can refuse bad options before any work.
+ */
+export function checkSamplingOptions(config: Pick<DecodeConfig, 'nullClassId'>, options: SamplingChecks): void {
+  checkSteps(options.steps ?? 8, options.startStep ?? 0);
+  checkSchedule(options.schedule ?? 'cosine');
+  for (const [name, value] of [['sampleTemperature', options.sampleTemperature ?? 1], ['choiceTemperature', options.choiceTemperature ?? 4.5]] as const) {
+    if (typeof value !== 'number' || !(value >= 0 && Number.isFinite(value))) throw new ArgumentError(name, `must be a finite number >= 0, got ${value}`);
+  }
+  const topK = options.topK ?? 0;
+  if (!Number.isInteger(topK) || topK < 0) throw new ArgumentError('topK', `must be an integer >= 0 (0: off), got ${topK}`);
+  const topP = options.topP ?? 1;
+  if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) throw new ArgumentError('topP', `must be in (0, 1] (1: off), got ${topP}`);
+  if (options.guidance !== undefined) {
+    if (!isPlainObject(options.guidance)) throw new ArgumentError('guidance', `must be { scale, ramp? }, got ${describeValue(options.guidance)}`);
+    if (config.nullClassId === null) throw new ArgumentError('guidance', 'this model has no null class (config.nullClassId), so it cannot be guided');
+    if (typeof options.guidance.scale !== 'number' || !Number.isFinite(options.guidance.scale)) throw new ArgumentError('guidance.scale', `must be finite, got ${options.guidance.scale}`);
+    const ramp = options.guidance.ramp ?? 'constant';
+    if (ramp !== 'constant' && ramp !== 'linear') throw new ArgumentError('guidance.ramp', `must be "constant" or "linear", got ${String(ramp)}`);
+  }
+}
+
 /** Validates the options and finds N0 per image. */
 async function planDecode(engine: Engine, config: DecodeConfig, options: DecodeOptions): Promise<Plan> {
   if (!Array.isArray(options.classes)) throw new ArgumentError('classes', `must be a list of class labels (one per image), got ${describeValue(options.classes)}`);
@@ -237,26 +270,11 @@ async function planDecode(engine: Engine, config: DecodeConfig, options: DecodeO
   if (rows * (n + 1) * 4 > limit) {
     throw new ArgumentError('classes', `${batch} images of ${n + 1} tokens are more than one GPU buffer holds (${limit} bytes); decode fewer at a time`);
   }
-  const steps = options.steps ?? (n >= 1024 ? 12 : 8);
+  const steps = defaultSteps(n, options.steps);
   const start = options.startStep ?? 0;
-  checkSteps(steps, start);
+  checkSamplingOptions(config, { ...options, steps });
   checkFunction('onStep', options.onStep);
-  checkSchedule(options.schedule ?? 'cosine');
-  for (const [name, value] of [['sampleTemperature', options.sampleTemperature ?? 1], ['choiceTemperature', options.choiceTemperature ?? 4.5]] as const) {
-    if (typeof value !== 'number' || !(value >= 0 && Number.isFinite(value))) throw new ArgumentError(name, `must be a finite number >= 0, got ${value}`);
-  }
-  const topK = options.topK ?? 0;
-  if (!Number.isInteger(topK) || topK < 0) throw new ArgumentError('topK', `must be an integer >= 0 (0: off), got ${topK}`);
-  const topP = options.topP ?? 1;
-  if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) throw new ArgumentError('topP', `must be in (0, 1] (1: off), got ${topP}`);
   const guided = options.guidance !== undefined;
-  if (guided) {
-    if (!isPlainObject(options.guidance)) throw new ArgumentError('guidance', `must be { scale, ramp? }, got ${describeValue(options.guidance)}`);
-    if (config.nullClassId === null) throw new ArgumentError('guidance', 'this model has no null class (config.nullClassId), so it cannot be guided');
-    if (typeof options.guidance!.scale !== 'number' || !Number.isFinite(options.guidance!.scale)) throw new ArgumentError('guidance.scale', `must be finite, got ${options.guidance!.scale}`);
-    const ramp = options.guidance!.ramp ?? 'constant';
-    if (ramp !== 'constant' && ramp !== 'linear') throw new ArgumentError('guidance.ramp', `must be "constant" or "linear", got ${String(ramp)}`);
-  }
   if (options.seeds !== undefined) {
     const list = typeof options.seeds === 'number' ? [options.seeds] : options.seeds;
     if (!Array.isArray(list)) throw new ArgumentError('seeds', `must be a number or a list of numbers, got ${describeValue(options.seeds)}`);

@@ -1,32 +1,64 @@
 import { loadModelWeights, type LoadWeightsOptions, type ModelFolderConfig } from '../io/model.js';
 import type { Engine } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { validateConfig, type MaskGITConfig } from './config.js';
+import { VQGANTokenizer } from './tokenizer.js';
+import { BidirectionalTransformer } from './transformer.js';
+import { checkWeights, tokenizerParams, transformerParams } from './weights.js';
 
 export type LoadMaskGITOptions = Omit<LoadWeightsOptions, 'parts'>;
 
-/** A loaded model: its config and its parameters on the GPU, by engine name. */
-export interface LoadedMaskGIT {
+/** A MaskGIT ready to run: the transformer and the tokenizer built over one weight map. */
+export interface MaskGITModel {
+  config: MaskGITConfig;
+  transformer: BidirectionalTransformer;
+  tokenizer: VQGANTokenizer;
+  /** The engine (GPU device) the weights live on. */
+  engine: Engine;
+}
+
+/** A loaded model: its config, ready modules and its parameters on the GPU, by engine name. */
+export interface LoadedMaskGIT extends MaskGITModel {
   config: ModelFolderConfig;
   /** Every transformer and tokenizer parameter, kept (no scope disposes them). */
   weights: Map<string, Tensor>;
   /** What float weights are stored as on the GPU. */
   dtype: 'f32' | 'f16';
-  /** Frees every parameter. */
+  /** Frees every parameter (the modules are unusable afterwards). */
   dispose(): void;
 }
 
 /**
+ * Builds the modules of a complete model from a weight map holding every transformer and
+ * tokenizer parameter under its engine name (src/maskgit/weights.ts): loaded weights,
+ * randomWeights(engine, modelParamSpecs(config)), or trained ones. Throws ArgumentError for
+ * an invalid config and CheckpointError naming a missing or misshapen parameter.
+ */
+export function createMaskGIT(config: MaskGITConfig, weights: ReadonlyMap<string, Tensor>): MaskGITModel {
+  validateConfig(config);
+  checkWeights(weights, [...transformerParams(config.transformer), ...tokenizerParams(config.tokenizer)]);
+  const transformer = new BidirectionalTransformer(weights, config.transformer);
+  const tokenizer = VQGANTokenizer.fromWeights(weights, config.tokenizer);
+  return { config, transformer, tokenizer, engine: tokenizer.engine };
+}
+
+/**
  * Loads a complete model folder (a path in Node, a URL anywhere; see io/model.ts for the
- * format) onto the GPU, with transformers.js-style progress events. The folder must hold both
- * the transformer and the tokenizer (CheckpointError saying which is missing otherwise).
- *
- * The transformer and tokenizer modules are built from `config.transformer` /
- * `config.tokenizer` and `weights` (they read the names in maskgit/weights.ts); wiring them in
- * here, as `transformer` and `tokenizer` fields of the result, is the step that follows.
+ * format) onto the GPU, with transformers.js-style progress events, and builds its modules
+ * (`transformer`, `tokenizer`). The folder must hold both parts (CheckpointError saying which
+ * is missing otherwise).
  */
 export async function loadMaskGIT(engine: Engine, dirOrUrl: string | URL, options: LoadMaskGITOptions = {}): Promise<LoadedMaskGIT> {
   const { config, weights, dtype } = await loadModelWeights(engine, dirOrUrl, { ...options, parts: ['transformer', 'tokenizer'] });
+  let modules: MaskGITModel;
+  try {
+    modules = createMaskGIT(config, weights);
+  } catch (error) {
+    for (const t of weights.values()) t.dispose();
+    throw error;
+  }
   return {
+    ...modules,
     config,
     weights,
     dtype,

@@ -80,18 +80,31 @@ export class BidirectionalTransformer extends Module {
     if (!Number.isInteger(columns) || columns < 1 || columns > vocabSize) {
       throw new ShapeError(`transformer: logitsColumns must be an integer in [1, ${vocabSize}], got ${columns}`);
     }
+    const hidden = this.hiddenStates(tokens);
+    const logits = engine.tidy(() => this.logits(hidden, columns));
+    hidden.dispose();
+    return logits;
+  }
+
+  /**
+   * tokens i32 [B, L] -> the last layer's output [B, L, H]: the embedding, then `layers`
+   * (default: this model's; the autoregressive baseline passes causal layers over the same
+   * weights). Each layer runs in its own scope; only the result is left allocated.
+   */
+  hiddenStates(tokens: Tensor, layers: readonly TransformerLayer[] = this.layers): Tensor {
+    const engine = tokens.engine;
     let x = engine.tidy(() => this.embedNorm.forward(this.embed.forward(tokens)));
-    for (const layer of this.layers) {
+    for (const layer of layers) {
       const input = x;
       x = engine.tidy(() => layer.forward(input));
       input.dispose();
     }
-    const hidden = x;
-    const logits = engine.tidy(() => {
-      const h = this.headNorm.forward(this.headDense.forward(hidden, { activation: this.activation }));
-      return matmul(h, this.embed.word.firstRows(columns), { transposeB: true, bias: this.headBias.firstRows(columns) });
-    });
-    hidden.dispose();
-    return logits;
+    return x;
+  }
+
+  /** The head: hidden [B, L, H] -> logits [B, L, columns] of the first `columns` vocabulary entries. Intermediates are the caller's to scope. */
+  logits(hidden: Tensor, columns: number): Tensor {
+    const h = this.headNorm.forward(this.headDense.forward(hidden, { activation: this.activation }));
+    return matmul(h, this.embed.word.firstRows(columns), { transposeB: true, bias: this.headBias.firstRows(columns) });
   }
 }

@@ -19,3 +19,9 @@ export { attentionBackward, type AttentionBackwardOptions } from './attention-gr
 export { layerNormBackward, type LayerNormGrads } from './layernorm-grad.js';
 export { embeddingWordGrad } from './embedding-grad.js';
 export { dropout, dropoutKeeps, type DropoutOptions } from './dropout.js';
+// Gradients (training).
+export { swishGrad } from './elementwise.js';
+export { groupNormWithStats, type GroupNormResult } from './groupnorm.js';
+export { resample2x } from './resample.js';
+export { conv2dFilterGrad, conv2dInputGrad, flipKernel, sumToChannels, type ConvGradOptions } from './conv-grad.js';
+export { groupNormBackward, type GroupNormGrads } from './groupnorm-grad.js';
