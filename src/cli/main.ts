@@ -3,6 +3,7 @@ import { registerConvert } from './commands/convert.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInfo } from './commands/info.js';
 import { registerTrainTokenizer } from './commands/train-tokenizer.js';
+import { registerTrain } from './commands/train.js';
 import { EXIT, exitCodeFor, formatError } from './exit.js';
 import { makeOutput, type Output } from './output.js';
 
@@ -18,6 +19,7 @@ registerInfo(program, output);
 registerDemo(program, output);
 registerConvert(program, output);
 registerTrainTokenizer(program, output);
+registerTrain(program, output);
 
 async function main(): Promise<number> {
   try {
