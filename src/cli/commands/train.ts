@@ -215,7 +215,8 @@ async function runImageSize(flags: TrainFlags): Promise<number> {
   try {
     text = await readFile(join(dir, 'config.json'), 'utf8');
   } catch (cause) {
-    throw new ArgumentError(flags.resume ? '--resume' : '--tokenizer', `${dir} holds no readable config.json (${(cause as Error).message})`);
+    if (flags.resume) throw new ArgumentError('--resume', `${flags.out} holds no checkpoint to resume (${join(TRANSFORMER_RUN_FILES.checkpoint, 'config.json')} is not readable)`);
+    throw new ArgumentError('--tokenizer', `${dir} holds no readable config.json (${(cause as Error).message})`);
   }
   const size = (JSON.parse(text) as { imageSize?: unknown }).imageSize;
   if (typeof size !== 'number' || !Number.isInteger(size) || size < 1) throw new ArgumentError('--tokenizer', `${join(dir, 'config.json')} has no valid imageSize`);
