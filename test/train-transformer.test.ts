@@ -155,7 +155,7 @@ describe('TrainableTransformer', () => {
   });
 });
 
-const OPTIONS: MVTMOptions = { batchSize: 8, totalSteps: 60, learningRate: 3e-3, warmupSteps: 5, seed: 11 };
+const OPTIONS: MVTMOptions = { batchSize: 8, totalSteps: 300, learningRate: 1e-2, warmupSteps: 5, seed: 11 };
 
 describe('MVTMTrainer', () => {
   it('lowers the masked-token loss on learnable data', async () => {
@@ -164,13 +164,15 @@ describe('MVTMTrainer', () => {
     const trainer = new MVTMTrainer(engine, CONFIG, initTrainingWeights(engine, TINY, 1), data, OPTIONS);
     const before = await trainer.evaluate(data);
     const losses: number[] = [];
-    for (let s = 0; s < 60; s++) losses.push((await trainer.trainStep()).loss);
+    for (let s = 0; s < 300; s++) losses.push((await trainer.trainStep()).loss);
     const after = await trainer.evaluate(data);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(losses.slice(-10))).toBeLessThan(0.6 * mean(losses.slice(0, 10)));
     expect(after.loss).toBeLessThan(0.6 * before.loss);
     expect(after.accuracy).toBeGreaterThan(before.accuracy + 0.3);
-    expect(trainer.step).toBe(60);
+    // 85% of the tokens follow from (class, position): ignoring the class caps accuracy near 1/3.
+    expect(after.accuracy).toBeGreaterThan(0.7);
+    expect(trainer.step).toBe(300);
   });
 
   it('checkpoints and resumes exactly: the same losses as an uninterrupted run', async () => {
