@@ -22,7 +22,8 @@
 //    (each invocation a different part), waits, and every invocation folds the tile's keys
 //    one at a time into its online softmax; a second barrier guards the tile's reuse.
 // Scores are in base 2: q is pre-multiplied by scale * log2(e) and exp2 is used.
-// Defines: T (storage), V4, DV, WG, BK, TILE, CAUSAL, SUBGROUPS, PORTABLE (= !SUBGROUPS), and the generated statement
+// LSE: also write each query's log-sum-exp (training).
+// Defines: T (storage), V4, DV, WG, BK, TILE, CAUSAL, LSE, SUBGROUPS, PORTABLE (= !SUBGROUPS), and the generated statement
 // lists LOAD_Q, INIT_ACC, LANE_SETUP, SCORES, RESCALE, ACCUMULATE, TILE_KEY, STORE.
 
 #if ${SUBGROUPS}
@@ -56,6 +57,11 @@ struct Params {
 @group(0) @binding(2) var<storage, read> k_in: array<XV>;
 @group(0) @binding(3) var<storage, read> v_in: array<XV>;
 @group(0) @binding(4) var<storage, read_write> out: array<XV>;
+#if ${LSE}
+// Per (batch, head, query): the base-2 log-sum-exp of the query's base-2 scores, m + log2(l),
+// which the backward (kernels/attention_grad.wgsl) uses to recompute the probabilities.
+@group(0) @binding(5) var<storage, read_write> lse: array<f32>;
+#endif
 
 #if ${PORTABLE}
 var<workgroup> tile_k: array<FV, ${TILE} * ${DV}>;
@@ -72,6 +78,9 @@ fn hsum(v: FV) -> f32 {
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32
+#if ${LSE}
+        , @builtin(num_workgroups) nwg: vec3<u32>
+#endif
 #if ${SUBGROUPS}
         , @builtin(subgroup_invocation_id) sg_lane: u32
 #endif
@@ -131,5 +140,8 @@ ${TILE_KEY}
     let inv = select(0.0, 1.0 / l, l > 0.0);
     let ob = batch * p.o_batch + i * p.o_row + p.o_col + head * ${DV}u;
 ${STORE}
+#if ${LSE}
+    lse[(batch * nwg.y + head) * p.lq + i] = m + log2(l);
+#endif
   }
 }

@@ -4,6 +4,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerEvaluate } from './commands/evaluate.js';
 import { registerInfo } from './commands/info.js';
 import { registerTrainTokenizer } from './commands/train-tokenizer.js';
+import { registerTrain } from './commands/train.js';
 import { EXIT, exitCodeFor, formatError } from './exit.js';
 import { makeOutput, type Output } from './output.js';
 
@@ -19,6 +20,7 @@ registerInfo(program, output);
 registerDemo(program, output);
 registerConvert(program, output);
 registerTrainTokenizer(program, output);
+registerTrain(program, output);
 registerEvaluate(program, output);
 
 async function main(): Promise<number> {

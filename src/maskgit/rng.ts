@@ -13,6 +13,12 @@
 export const RNG_PURPOSE = {
   SAMPLE_NOISE: 0,
   CHOICE_NOISE: 1,
+  /** Training dropout masks (src/tensor/ops/dropout.ts): index = element / 4, position = site. */
+  DROPOUT: 2,
+  /** MVTM masks (src/maskgit/train/mvtm.ts): index = word block, position = the draw's place in the data stream. */
+  MVTM_MASK: 3,
+  /** The order of the training examples in each epoch: index = word block, position = epoch. */
+  DATA_ORDER: 4,
 } as const;
 
 const M0 = 0xd2511f53;

@@ -29,14 +29,14 @@ interface TrainTokenizerFlags {
   size: string;
 }
 
-function integer(name: string, value: string | undefined, min = 1): number | undefined {
+export function integer(name: string, value: string | undefined, min = 1): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new ArgumentError(name, `must be an integer >= ${min}, got "${value}"`);
   return n;
 }
 
-function positiveNumber(name: string, value: string | undefined): number | undefined {
+export function positiveNumber(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!(Number.isFinite(n) && n > 0)) throw new ArgumentError(name, `must be a positive number, got "${value}"`);

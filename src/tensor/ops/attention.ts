@@ -57,6 +57,23 @@ export function attention(qkv: Tensor, options: AttentionOptions): Tensor {
 }
 
 /**
+ * attention(qkv) for training: also returns each query's log-sum-exp of its scaled scores in
+ * base 2, lse [B, heads, L] f32, from which the backward (attentionBackward) recomputes the
+ * probabilities without storing them.
+ */
+export function attentionWithLSE(qkv: Tensor, options: AttentionOptions): { out: Tensor; lse: Tensor } {
+  if (qkv.rank !== 3 || qkv.shape[2]! % 3 !== 0) {
+    throw new ShapeError(`attention: qkv must be [batch, length, 3 * hidden], got [${qkv.shape.join(', ')}]`);
+  }
+  const [batch, length, width] = qkv.shape as [number, number, number];
+  const hidden = width / 3;
+  const view = (col: number): HeadsView => ({ tensor: qkv, batchStride: length * width, rowStride: width, colOffset: col });
+  const lse = qkv.engine.empty([batch, options.heads, length]);
+  const out = recordAttention(qkv.engine, view(0), view(hidden), view(2 * hidden), batch, length, length, hidden, qkv.dtype, options, lse);
+  return { out, lse };
+}
+
+/**
  * Attention of queries q [B, Lq, H] over keys k and values v [B, Lk, H] (heads head-major
  * along H) -> [B, Lq, H]. With `kvLength`, only the first kvLength rows of k and v are used
  * (a KV cache allocated for more); with `causal`, query i sees keys j <= i + kvLength - Lq.
@@ -91,6 +108,7 @@ function recordAttention(
   hidden: number,
   dtype: Tensor['dtype'],
   options: AttentionOptions,
+  lse?: Tensor,
 ): Tensor {
   const heads = options.heads;
   if (!Number.isInteger(heads) || heads < 1 || hidden % heads !== 0) {
@@ -111,10 +129,10 @@ function recordAttention(
   const spec = attentionSpec(headDim / unit, group, causal, tileKeys(engine, headDim * 4));
   engine.run({
     kernel: ATTENTION,
-    defines: { T: dtype, V4: v4, WG, CAUSAL: causal, ...spec },
+    defines: { T: dtype, V4: v4, WG, CAUSAL: causal, LSE: !!lse, ...spec },
     params: [lq, lk, Math.max(0, lk - lq), 0, ...strides, f32(scale)],
     inputs: [q.tensor, k.tensor, v.tensor],
-    outputs: [out],
+    outputs: lse ? [out, lse] : [out],
     workgroups: [Math.ceil(lq / WG), heads, batch],
   });
   return out;
@@ -124,7 +142,7 @@ function recordAttention(
  * Lanes that share k/v loads through subgroupBroadcast: 8 or 4, at most the adapter's
  * smallest subgroup size; 0 (portable path) without subgroups or a known minimum size.
  */
-function lanesPerGroup(engine: Engine): number {
+export function lanesPerGroup(engine: Engine): number {
   const min = engine.info.subgroupMinSize;
   if (!engine.hasSubgroups || min === undefined) return 0;
   return min >= 8 ? 8 : min >= 4 ? 4 : 0;
@@ -136,7 +154,7 @@ function tileKeys(engine: Engine, rowBytes: number): number {
   return Math.max(1, Math.min(64, Math.floor(budget / (2 * rowBytes))));
 }
 
-function gcd(a: number, b: number): number {
+export function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 

@@ -12,6 +12,13 @@ export { chooseConvTile, conv2d, convTile, fixedSubgroupSize, type Conv2dOptions
 export { groupNorm, type GroupNormOptions } from './groupnorm.js';
 export { avgPool2x2, upsampleNearest2x } from './resample.js';
 export { codebookLookup, vqNearest } from './vq.js';
+// Backward kernels (training the transformer).
+export { activationGrad } from './activation.js';
+export { attentionWithLSE } from './attention.js';
+export { attentionBackward, type AttentionBackwardOptions } from './attention-grad.js';
+export { layerNormBackward, type LayerNormGrads } from './layernorm-grad.js';
+export { embeddingWordGrad } from './embedding-grad.js';
+export { dropout, dropoutKeeps, type DropoutOptions } from './dropout.js';
 // Gradients (training).
 export { swishGrad } from './elementwise.js';
 export { groupNormWithStats, type GroupNormResult } from './groupnorm.js';
