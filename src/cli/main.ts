@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerConvert } from './commands/convert.js';
 import { registerDemo } from './commands/demo.js';
+import { registerEditing } from './commands/edit.js';
+import { registerGenerate } from './commands/generate.js';
 import { registerInfo } from './commands/info.js';
 import { EXIT, exitCodeFor, formatError } from './exit.js';
 import { makeOutput, type Output } from './output.js';
@@ -16,6 +18,8 @@ const output = (): Output => makeOutput(program.opts<{ json?: boolean; quiet?: b
 registerInfo(program, output);
 registerDemo(program, output);
 registerConvert(program, output);
+registerGenerate(program, output);
+registerEditing(program, output);
 
 async function main(): Promise<number> {
   try {
