@@ -17,7 +17,8 @@
 //   TRANS_A, TRANS_B, VEC_A (A is read as vec4 along K: !TRANS_A and K % 4 == 0),
 //   VEC_B (B is read as vec4: along N when !TRANS_B and N % 4 == 0, along K when TRANS_B and
 //   K % 4 == 0), TAIL (K % 4 != 0: the last k-step is partial, loads past K read zero),
-//   BIAS, RESIDUAL, ACT_RELU, ACT_GELU_TANH, ACT_GELU_ERF, and the binding numbers
+//   VEC_OUT (N % 4 == 0: bias, residual and out as vec4), BIAS, RESIDUAL, ACT_RELU,
+//   ACT_GELU_TANH, ACT_GELU_ERF, and the binding numbers
 //   BIND_BIAS, BIND_RES, BIND_OUT.
 // Every read uses a clamped index and every write is guarded, so no access leaves its buffer
 // (robust buffer access may be off).
@@ -47,13 +48,19 @@ struct Params {
 #else
 @group(0) @binding(2) var<storage, read> b: array<${T}>;
 #endif
+// With VEC_OUT (N % 4 == 0) the output side is read and written as vec4 along N.
+#if ${VEC_OUT}
+alias OV = vec4<${OT}>;
+#else
+alias OV = ${OT};
+#endif
 #if ${BIAS}
-@group(0) @binding(${BIND_BIAS}) var<storage, read> bias: array<${OT}>;
+@group(0) @binding(${BIND_BIAS}) var<storage, read> bias: array<OV>;
 #endif
 #if ${RESIDUAL}
-@group(0) @binding(${BIND_RES}) var<storage, read> residual: array<${OT}>;
+@group(0) @binding(${BIND_RES}) var<storage, read> residual: array<OV>;
 #endif
-@group(0) @binding(${BIND_OUT}) var<storage, read_write> out: array<${OT}>;
+@group(0) @binding(${BIND_OUT}) var<storage, read_write> out: array<OV>;
 
 // ------------------------------------------------------------------ element access
 
@@ -153,34 +160,48 @@ fn loadBCol(bOff: u32, k: u32, n: u32) -> vec4<f32> {
 
 // The activation formulas come from the shared snippet kernels/activation-functions.wgsl
 // (prepended by src/tensor/ops/matmul.ts), the same text as the standalone activation kernel.
-fn activate(x: f32) -> f32 {
+fn activate(x: vec4<f32>) -> vec4<f32> {
 #if ${ACT_RELU}
-  return relu(x);
+  return max(x, vec4<f32>(0.0));
 #elif ${ACT_GELU_TANH}
-  return gelu_tanh(x);
+  return vec4<f32>(gelu_tanh(x.x), gelu_tanh(x.y), gelu_tanh(x.z), gelu_tanh(x.w));
 #elif ${ACT_GELU_ERF}
-  return gelu_erf(x);
+  return vec4<f32>(gelu_erf(x.x), gelu_erf(x.y), gelu_erf(x.z), gelu_erf(x.w));
 #else
   return x;
 #endif
 }
 
-// Writes out[row, col + q] for the columns q = 0..3 that exist (row < M is checked by the caller).
+// Applies the epilogue to out[row, col .. col + 3] and writes the columns that exist
+// (the caller checks row < M and col < N).
 fn store4(outOff: u32, row: u32, col: u32, v: vec4<f32>) {
   let base = outOff + row * p.N + col;
+  var x = v;
+#if ${VEC_OUT}
+#if ${BIAS}
+  x += vec4<f32>(bias[col >> 2u]);
+#endif
+  x = activate(x);
+#if ${RESIDUAL}
+  x += vec4<f32>(residual[base >> 2u]);
+#endif
+  out[base >> 2u] = OV(x);
+#else
+  let last = p.N - 1u;
+#if ${BIAS}
+  x += vec4<f32>(f32(bias[col]), f32(bias[min(col + 1u, last)]), f32(bias[min(col + 2u, last)]), f32(bias[min(col + 3u, last)]));
+#endif
+  x = activate(x);
   for (var q = 0u; q < 4u; q++) {
     if (col + q < p.N) {
-      var x = v[q];
-#if ${BIAS}
-      x += f32(bias[col + q]);
-#endif
-      x = activate(x);
 #if ${RESIDUAL}
-      x += f32(residual[base + q]);
+      out[base + q] = OV(x[q] + f32(residual[base + q]));
+#else
+      out[base + q] = OV(x[q]);
 #endif
-      out[base + q] = ${OT}(x);
     }
   }
+#endif
 }
 
 // Element offsets of batch z in a and b (numpy broadcasting over up to four batch dims).
@@ -261,6 +282,16 @@ const TM = ${TM}u;
 const NG = ${NG}u;   // groups of 32 columns
 const TN4 = NG * 8u;
 
+alias Acc = array<array<array<vec4<f32>, 8>, NG>, TM>;
+
+// acc[i][g][c] += sum over kk of av[i][kk] * b_kk (the 4 k-steps of one column block).
+fn accumulate(acc: ptr<function, Acc>, g: u32, c: u32, av: ptr<function, array<vec4<f32>, TM>>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>) {
+  for (var i = 0u; i < TM; i++) {
+    let x = (*av)[i];
+    (*acc)[i][g][c] = fma(vec4<f32>(x.w), b3, fma(vec4<f32>(x.z), b2, fma(vec4<f32>(x.y), b1, fma(vec4<f32>(x.x), b0, (*acc)[i][g][c]))));
+  }
+}
+
 @compute @workgroup_size(${W})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32
 #if ${SUBGROUP}
@@ -270,8 +301,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let z = wid.z + p.z_base;
   let offs = batchOffsets(z);
   let outOff = z * p.M * p.N;
-  let col4 = wid.x * TN4;            // first column of the block, in units of 4
-  let m0 = wid.y * W * TM + li;      // this invocation's rows: m0 + i * W
+  // Row blocks along x: consecutive workgroups (which run close together in time) share the
+  // column block, so its B panel stays in cache while the A rows stream (1.5x at 1024^3).
+  let m0 = wid.x * W * TM + li;      // this invocation's rows: m0 + i * W
+  let col4 = wid.y * TN4;            // first column of the block, in units of 4
   var rows: array<u32, TM>;          // clamped for loads
   for (var i = 0u; i < TM; i++) {
     rows[i] = min(m0 + i * W, p.M - 1u);
@@ -282,7 +315,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // acc[i][g][c]: row i, columns 4 * (col4 + 8 * g + c) .. + 3. Every loop below indexes these
   // arrays with its own counter over their full length, so drivers unroll them completely and
   // keep the accumulators in registers.
-  var acc: array<array<array<vec4<f32>, 8>, NG>, TM>;
+  var acc: Acc;
   for (var k4 = 0u; k4 < p.K4; k4++) {
     let k = k4 * 4u;
     var av: array<vec4<f32>, TM>;
@@ -300,40 +333,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
 #endif
 #endif
-    // Not unrolled on purpose where the body is large: it keeps the shader small (CPU
-    // drivers compile it quickly) at the cost of selecting av[i][kk] at run time.
-    for (var kk = 0u; kk < 4u; kk++) {
-      for (var g = 0u; g < NG; g++) {
+    for (var g = 0u; g < NG; g++) {
+      // Rows k..k+3 of this lane's 4 columns (subgroup) of the group.
+      var bl: array<vec4<f32>, 4>;
 #if ${SUBGROUP}
-        // Lane l of each group of 8 holds columns 4l..4l+3 of this 32-column group; every
-        // lane takes them from lane l.
 #if ${TRANS_B}
-        let bl = vec4<f32>(bt[g][0][kk], bt[g][1][kk], bt[g][2][kk], bt[g][3][kk]);
-#else
-        let bl = loadBRow(offs.y, k + kk, col4 + g * 8u + lane);
-#endif
-        var bb: array<vec4<f32>, 8>;
-        bb[0] = subgroupBroadcast(bl, 0u);
-        bb[1] = subgroupBroadcast(bl, 1u);
-        bb[2] = subgroupBroadcast(bl, 2u);
-        bb[3] = subgroupBroadcast(bl, 3u);
-        bb[4] = subgroupBroadcast(bl, 4u);
-        bb[5] = subgroupBroadcast(bl, 5u);
-        bb[6] = subgroupBroadcast(bl, 6u);
-        bb[7] = subgroupBroadcast(bl, 7u);
-#else
-        var bb: array<vec4<f32>, 8>;
-        for (var c = 0u; c < 8u; c++) {
-          bb[c] = loadBRow(offs.y, k + kk, col4 + g * 8u + c);
-        }
-#endif
-        for (var i = 0u; i < TM; i++) {
-          let x = vec4<f32>(av[i][kk]);
-          for (var c = 0u; c < 8u; c++) {
-            acc[i][g][c] = fma(x, bb[c], acc[i][g][c]);
-          }
-        }
+      for (var kk = 0u; kk < 4u; kk++) {
+        bl[kk] = vec4<f32>(bt[g][0][kk], bt[g][1][kk], bt[g][2][kk], bt[g][3][kk]);
       }
+#else
+      for (var kk = 0u; kk < 4u; kk++) {
+        bl[kk] = loadBRow(offs.y, k + kk, col4 + g * 8u + lane);
+      }
+#endif
+      // Column block c of the group comes from lane c: each accumulator takes its 4 k-steps
+      // in a row (one load/store of a spilled accumulator per 4 multiply-adds).
+      accumulate(&acc, g, 0u, &av, subgroupBroadcast(bl[0], 0u), subgroupBroadcast(bl[1], 0u), subgroupBroadcast(bl[2], 0u), subgroupBroadcast(bl[3], 0u));
+      accumulate(&acc, g, 1u, &av, subgroupBroadcast(bl[0], 1u), subgroupBroadcast(bl[1], 1u), subgroupBroadcast(bl[2], 1u), subgroupBroadcast(bl[3], 1u));
+      accumulate(&acc, g, 2u, &av, subgroupBroadcast(bl[0], 2u), subgroupBroadcast(bl[1], 2u), subgroupBroadcast(bl[2], 2u), subgroupBroadcast(bl[3], 2u));
+      accumulate(&acc, g, 3u, &av, subgroupBroadcast(bl[0], 3u), subgroupBroadcast(bl[1], 3u), subgroupBroadcast(bl[2], 3u), subgroupBroadcast(bl[3], 3u));
+      accumulate(&acc, g, 4u, &av, subgroupBroadcast(bl[0], 4u), subgroupBroadcast(bl[1], 4u), subgroupBroadcast(bl[2], 4u), subgroupBroadcast(bl[3], 4u));
+      accumulate(&acc, g, 5u, &av, subgroupBroadcast(bl[0], 5u), subgroupBroadcast(bl[1], 5u), subgroupBroadcast(bl[2], 5u), subgroupBroadcast(bl[3], 5u));
+      accumulate(&acc, g, 6u, &av, subgroupBroadcast(bl[0], 6u), subgroupBroadcast(bl[1], 6u), subgroupBroadcast(bl[2], 6u), subgroupBroadcast(bl[3], 6u));
+      accumulate(&acc, g, 7u, &av, subgroupBroadcast(bl[0], 7u), subgroupBroadcast(bl[1], 7u), subgroupBroadcast(bl[2], 7u), subgroupBroadcast(bl[3], 7u));
+#else
+      for (var c = 0u; c < 8u; c++) {
+        let n4 = col4 + g * 8u + c;
+        accumulate(&acc, g, c, &av, loadBRow(offs.y, k, n4), loadBRow(offs.y, k + 1u, n4), loadBRow(offs.y, k + 2u, n4), loadBRow(offs.y, k + 3u, n4));
+      }
+#endif
     }
   }
   for (var i = 0u; i < TM; i++) {

@@ -122,6 +122,25 @@ export { ResBlock, type NormOptions } from './nn/resblock.js';
 export { Decoder, Encoder, VectorQuantizer, VQGANTokenizer } from './maskgit/tokenizer.js';
 export * as nn from './nn/index.js';
 export { BidirectionalTransformer, type TransformerForwardOptions } from './maskgit/transformer.js';
+export { TrainableTokenizer, CODEBOOK_PARAM, type TokenizerForward } from './maskgit/train/tokenizer-model.js';
+export { EmaCodebook, type EmaCodebookOptions } from './maskgit/train/codebook.js';
+export { hashInts, imageSlice, psnr, TrainingStream, type AugmentOptions, type ImageSet } from './maskgit/train/data.js';
+export {
+  DEFAULT_TRAINING_OPTIONS,
+  TOKENIZER_PRESETS,
+  TokenizerTrainer,
+  tokenizerOnlyConfig,
+  TRAINING_RECORD_FILE,
+  TRAINING_STATE_FILE,
+  validateTrainingOptions,
+  type EvalRecord,
+  type TokenizerTrainingOptions,
+  type TrainingData,
+  type TrainingHistory,
+  type TrainingRecordFile,
+} from './maskgit/train/tokenizer-trainer.js';
+export { Canvas, drawLineChart, enlarge, stackImages, type ChartOptions, type Series } from './io/plot.js';
+export { evaluateTokenizer, reconstructImages, reconstructionGrid, reconstructionMetrics, type ReconstructionMetrics } from './maskgit/train/evaluate.js';
 export {
   generate,
   logitsModel,

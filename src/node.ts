@@ -20,3 +20,5 @@ export {
   writeSafetensorsFile,
   type WriteOptions,
 } from './io/node-files.js';
+export type { ExtraFile } from './io/node-files.js';
+export { runTokenizerTraining, RUN_FILES, type TokenizerRunOptions, type TrainEvent } from './maskgit/train/tokenizer-run.js';

@@ -11,3 +11,5 @@ GROUPS.push(kernelsGroup);
 GROUPS.push(convGroup);
 GROUPS.push(decodeKernelsGroup);
 GROUPS.push(peersGroup);
+import { trainGroup } from './train.js';
+GROUPS.push(trainGroup);

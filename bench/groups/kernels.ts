@@ -1,7 +1,8 @@
 // Kernel micro-benchmarks against the WebGPU peers on the same adapter, in one process.
 // GEMM rows: 1024^3 and the MaskGIT transformer's shapes (MxKxN; "T" = b transposed).
-import { ops, type Engine, type Tensor } from '../../src/node.js';
-import { gflops, timeIt, type BenchContext, type BenchGroup } from '../harness.js';
+import { ops, type Tensor } from '../../src/node.js';
+import { gflops, median, type BenchContext, type BenchGroup } from '../harness.js';
+import { ORT_PEER_NAME, ortPeer } from '../peers/ort.js';
 import { tfjsPeer } from '../peers/tfjs.js';
 import { runTransformerKernels } from './transformer-kernels.js';
 
@@ -21,7 +22,7 @@ const GEMM_SHAPES: GemmShape[] = [
   { M: 257, K: 768, N: 2025, transposeB: true }, // tied logits
 ];
 
-const shapeName = (s: GemmShape) => `${s.M}x${s.K}x${s.N}${s.transposeB ? 'T' : ''}`;
+const shapeName = (s: GemmShape) => `${s.M}x${s.K}x${s.N}`;
 
 /** A peer's matmul on GPU-resident inputs: `run` records it and waits for the GPU. */
 interface PeerGemm {
@@ -32,9 +33,6 @@ interface PeerGemm {
 /**
  * The WebGPU peers that take part in the GEMM rows. Each prepares f32 inputs of the given
  * shape on the shared device, or returns null when it cannot run it.
- * The onnxruntime-web peer (bench/peers/ort.ts, another branch) joins here: add an entry
- * { name: 'ort-webgpu', prepare: (ctx, s) => ... } that builds a MatMul model with b as
- * an input and times session.run to onSubmittedWorkDone.
  */
 const GEMM_PEERS: { name: string; prepare(ctx: BenchContext, s: GemmShape, a: Float32Array, b: Float32Array): Promise<PeerGemm | null> }[] = [
   {
@@ -56,6 +54,18 @@ const GEMM_PEERS: { name: string; prepare(ctx: BenchContext, s: GemmShape, a: Fl
       };
     },
   },
+  {
+    // MatMul (Gemm with transB=1 for the tied logits) with GPU-resident inputs and outputs.
+    name: ORT_PEER_NAME,
+    async prepare(ctx, s) {
+      const ort = await ortPeer(ctx.engine);
+      const graph = await ort.matmul({ m: s.M, k: s.K, n: s.N, transposeB: s.transposeB });
+      return {
+        run: () => graph.run(),
+        dispose: () => void graph.dispose(),
+      };
+    },
+  },
 ];
 
 function inputs(s: GemmShape): { a: Float32Array; b: Float32Array } {
@@ -64,11 +74,20 @@ function inputs(s: GemmShape): { a: Float32Array; b: Float32Array } {
   return { a, b };
 }
 
-async function timeOurs(engine: Engine, a: Tensor, b: Tensor, s: GemmShape, ctx: BenchContext): Promise<number> {
-  return timeIt(async () => {
-    ops.matmul(a, b, { transposeB: s.transposeB }).dispose();
-    await engine.sync();
-  }, ctx.options);
+/**
+ * Median times of several runners, measured in interleaved rounds (after one warm-up round
+ * and ctx.options.warmup more), so that load from other processes falls on all of them alike.
+ */
+async function timeInterleaved(ctx: BenchContext, runners: (() => Promise<void>)[]): Promise<number[]> {
+  const times: number[][] = runners.map(() => []);
+  for (let round = -1 - ctx.options.warmup; round < ctx.options.runs; round++) {
+    for (let i = 0; i < runners.length; i++) {
+      const t0 = performance.now();
+      await runners[i]!();
+      if (round >= 0) times[i]!.push(performance.now() - t0);
+    }
+  }
+  return times.map(median);
 }
 
 async function gemmRows(ctx: BenchContext): Promise<void> {
@@ -77,36 +96,45 @@ async function gemmRows(ctx: BenchContext): Promise<void> {
     const flop = 2 * s.M * s.N * s.K;
     const { a: av, b: bv } = inputs(s);
     const bShape = s.transposeB ? [s.N, s.K] : [s.K, s.N];
-    const peerMs = new Map<string, number>();
-    for (const peer of GEMM_PEERS) {
-      const prepared = await peer.prepare(ctx, s, av, bv);
-      if (!prepared) continue;
-      peerMs.set(peer.name, await timeIt(() => prepared.run(), ctx.options));
-      prepared.dispose();
-    }
+    const ours: { kernel: string; dtype: 'f32' | 'f16'; a: Tensor; b: Tensor }[] = [];
     for (const dtype of ['f32', 'f16'] as const) {
       if (dtype === 'f16' && !engine.hasF16) continue;
-      const a = engine.tensor(av, [s.M, s.K], dtype);
-      const b = engine.tensor(bv, bShape, dtype);
-      const oursMs = await timeOurs(engine, a, b, s, ctx);
-      a.dispose();
-      b.dispose();
-      const rows = [...peerMs.entries()];
-      if (rows.length === 0) rows.push(['', NaN]);
-      for (const [peer, ms] of rows) {
+      ours.push({ kernel: `gemm_${dtype}`, dtype, a: engine.tensor(av, [s.M, s.K], dtype), b: engine.tensor(bv, bShape, dtype) });
+    }
+    const peers: { name: string; gemm: PeerGemm }[] = [];
+    for (const peer of GEMM_PEERS) {
+      const gemm = await peer.prepare(ctx, s, av, bv);
+      if (gemm) peers.push({ name: peer.name, gemm });
+    }
+    const runners = [
+      ...ours.map((o) => async () => {
+        ops.matmul(o.a, o.b, { transposeB: s.transposeB }).dispose();
+        await engine.sync();
+      }),
+      ...peers.map((p) => () => p.gemm.run()),
+    ];
+    const ms = await timeInterleaved(ctx, runners);
+    ours.forEach((o, i) => {
+      const oursMs = ms[i]!;
+      const rows: [string | null, number | null][] = peers.length ? peers.map((p, j) => [p.name, ms[ours.length + j]!]) : [[null, null]];
+      for (const [peer, peerMs] of rows) {
         ctx.emit({
-          kernel: `gemm_${dtype}`,
+          kernel: o.kernel,
           shape: shapeName(s),
           ours_ms: oursMs,
-          peer: peer || null,
-          peer_ms: peer ? ms : null,
+          peer,
+          peer_ms: peerMs,
           gflops: gflops(flop, oursMs),
-          peer_gflops: peer ? gflops(flop, ms) : null,
+          ...(s.transposeB ? { transposeB: true } : {}),
+          peer_gflops: peerMs === null ? null : gflops(flop, peerMs),
           // The peers compute in f32; the f16 rows compare our f16 storage with their f32.
-          ...(dtype === 'f16' && peer ? { peer_dtype: 'f32' } : {}),
+          ...(o.dtype === 'f16' && peer ? { peer_dtype: 'f32' } : {}),
         });
       }
-    }
+      o.a.dispose();
+      o.b.dispose();
+    });
+    for (const p of peers) p.gemm.dispose();
   }
 }
 

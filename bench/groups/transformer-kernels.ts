@@ -1,7 +1,6 @@
 // Transformer kernels (part of the `kernels` group): fused attention, LayerNorm, softmax and
 // GELU at the official MaskGIT sizes, against tfjs-backend-webgpu's compositions on the same
-// device. onnxruntime-web rows (MultiHeadAttention, LayerNormalization) belong beside these:
-// see ORT_ROWS below.
+// device, and onnxruntime-web's MultiHeadAttention and LayerNormalization.
 import {
   BidirectionalTransformer,
   OFFICIAL_TRANSFORMER,
@@ -12,6 +11,7 @@ import {
   type Tensor,
 } from '../../src/node.js';
 import { gflops, timeIt, type BenchContext } from '../harness.js';
+import { ortPeer, ortRowFields, type OrtGraph } from '../peers/ort.js';
 import { tfjsPeer, type Tf } from '../peers/tfjs.js';
 
 /** One measured piece of work: ours and the tfjs composition of the same computation. */
@@ -26,12 +26,6 @@ interface Case {
 
 const fill = (n: number, seed: number) => new Float32Array(n).map((_, i) => (((i * 7919 + seed * 104729) % 2003) / 2003) * 2 - 1);
 
-/**
- * onnxruntime-web peers for these rows (com.microsoft MultiHeadAttention at 257x16x48 without
- * subgroups, LayerNormalization [257, 768]) are added by the integrator with bench/peers/ort.ts,
- * emitting rows with the same kernel and shape and peer 'onnxruntime-web'.
- */
-export const ORT_ROWS = ['attention 257x16x48', 'layernorm 257x768'] as const;
 
 function cases(engine: Engine, tf: Tf): Case[] {
   const out: Case[] = [];
@@ -142,6 +136,7 @@ export async function runTransformerKernels(ctx: BenchContext): Promise<void> {
 async function runKernelRows(ctx: BenchContext): Promise<void> {
   const { engine, options } = ctx;
   const peer = await tfjsPeer(engine);
+  const oursByKernel = new Map<string, { shape: string; ms: number; flop: number | null }>();
   for (const c of cases(engine, peer.tf)) {
     const oursMs = await timeIt(async () => {
       c.ours().dispose();
@@ -152,5 +147,32 @@ async function runKernelRows(ctx: BenchContext): Promise<void> {
       await peer.sync();
     }, options);
     ctx.emit({ kernel: c.kernel, shape: c.shape, ours_ms: oursMs, peer: 'tfjs-webgpu', peer_ms: peerMs, gflops: c.flop === null ? null : gflops(c.flop, oursMs), ...c.extra });
+    if (c.kernel === 'attention' || c.kernel === 'layernorm') oursByKernel.set(c.kernel, { shape: c.shape, ms: oursMs, flop: c.flop });
+  }
+  await ortRows(ctx, oursByKernel);
+}
+
+/**
+ * onnxruntime-web on the same device: LayerNormalization [257, 768] and com.microsoft
+ * MultiHeadAttention 257 x 16 x 48. ORT's attention is run on the device with subgroups,
+ * where it finishes but is wrong on lavapipe (subgroup size 8): the row carries its measured
+ * error against a JS reference (peer_max_abs_error). Without subgroups it does not finish
+ * here under Dawn's default robustness (see bench/peers/ort.ts); the `peers` group tries it.
+ */
+async function ortRows(ctx: BenchContext, ours: Map<string, { shape: string; ms: number; flop: number | null }>): Promise<void> {
+  const ort = await ortPeer(ctx.engine);
+  const specs: [string, () => Promise<OrtGraph>][] = [
+    ['layernorm', () => ort.layerNorm({ shape: [257, 768], epsilon: 1e-12 })],
+    ['attention', () => ort.attention({ tokens: 257, heads: 16, headDim: 48 })],
+  ];
+  for (const [kernel, make] of specs) {
+    const o = ours.get(kernel);
+    if (!o) continue;
+    const graph = await make();
+    try {
+      ctx.emit({ kernel, shape: o.shape, ours_ms: o.ms, gflops: o.flop === null ? null : gflops(o.flop, o.ms), ...(await ortRowFields(graph, ctx.options)) });
+    } finally {
+      await graph.dispose();
+    }
   }
 }

@@ -4,6 +4,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerEditing } from './commands/edit.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInfo } from './commands/info.js';
+import { registerTrainTokenizer } from './commands/train-tokenizer.js';
 import { EXIT, exitCodeFor, formatError } from './exit.js';
 import { makeOutput, type Output } from './output.js';
 
@@ -20,6 +21,7 @@ registerDemo(program, output);
 registerConvert(program, output);
 registerGenerate(program, output);
 registerEditing(program, output);
+registerTrainTokenizer(program, output);
 
 async function main(): Promise<number> {
   try {

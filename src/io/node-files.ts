@@ -224,6 +224,12 @@ async function isModelFolder(dir: string): Promise<boolean> {
   }
 }
 
+/** Another file written into a model folder with it (e.g. a training checkpoint's state): bytes, text, or safetensors. */
+export interface ExtraFile {
+  name: string;
+  data: Uint8Array | string | { tensors: readonly TensorBytes[]; metadata?: Record<string, string> };
+}
+
 /**
  * Cleans up after writes of the model folder `dir` whose process was killed, and finishes a
  * replacement cut off between its two renames (the old folder moved aside, the new one not yet
@@ -281,16 +287,22 @@ function checkFolderContents(dir: string, config: ModelFolderConfig, tensors: re
  * or the new one — never a partial folder that loads — plus hidden `.<name>.<pid>-*` leftovers,
  * which the next write (or, when the kill fell between the two renames, the next load) cleans
  * up, completing the replacement.
+ * `extraFiles` are written into the temporary folder too, before config.json.
  */
 export async function writeModelFolder(
   dir: string,
   config: ModelFolderConfig,
   tensors: readonly TensorBytes[],
-  options: WriteOptions & { metadata?: Record<string, string> } = {},
+  options: WriteOptions & { metadata?: Record<string, string>; extraFiles?: readonly ExtraFile[] } = {},
 ): Promise<void> {
   if (typeof dir !== 'string' || dir.length === 0) throw new ArgumentError('out', `must be a folder path, got ${describeValue(dir)}`);
   checkFolderContents(dir, config, tensors);
   const target = resolve(dir);
+  for (const f of options.extraFiles ?? []) {
+    if (f.name !== basename(f.name) || f.name.startsWith('.') || f.name === MODEL_CONFIG_FILE || f.name === MODEL_WEIGHTS_FILE) {
+      throw new ArgumentError('extraFiles', `"${f.name}" must be a plain file name other than ${MODEL_CONFIG_FILE} and ${MODEL_WEIGHTS_FILE}`);
+    }
+  }
   const parent = dirname(target);
   await recoverModelFolder(target);
   let existing: string[] | null = null;
@@ -311,6 +323,10 @@ export async function writeModelFolder(
   await mkdir(tmp);
   try {
     await writeSafetensorsFile(join(tmp, MODEL_WEIGHTS_FILE), tensors, { format: 'maskgit', ...options.metadata }, options);
+    for (const f of options.extraFiles ?? []) {
+      if (typeof f.data === 'string' || f.data instanceof Uint8Array) await writeFileAtomic(join(tmp, f.name), f.data);
+      else await writeSafetensorsFile(join(tmp, f.name), f.data.tensors, f.data.metadata ?? {});
+    }
     // Last: its presence marks the folder complete (recoverModelFolder relies on it).
     await writeFileAtomic(join(tmp, MODEL_CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
     if (existing) {

@@ -1,3 +1,6 @@
 // Differentiable ops over Variables (see src/tensor/autograd.ts).
 export { add, mul, reshape, sub, sum } from './basic.js';
 export { softmaxCrossEntropy, type CrossEntropyOptions } from './loss.js';
+export { meanSquaredError } from './loss.js';
+export { avgPool2x2, conv2d, groupNorm, swish, upsampleNearest2x, type Conv2dGradOptions, type GroupNormGradOptions } from './conv.js';
+export { vectorQuantize, type VectorQuantized } from './vq.js';

@@ -3,8 +3,9 @@ import { ShapeError } from '../../errors.js';
 import { record, type Variable } from '../autograd.js';
 import { f32 } from '../engine.js';
 import { defineKernel } from '../kernel.js';
-import { mul } from '../ops/elementwise.js';
+import { mul, sub } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
+import { scale, square } from '../ops/unary.js';
 import type { Tensor } from '../tensor.js';
 
 const CROSS_ENTROPY = defineKernel('cross_entropy', crossEntropySource);
@@ -55,4 +56,22 @@ export function softmaxCrossEntropy(
   const loss = sum(rowLoss);
   rowLoss.dispose();
   return record('softmax_cross_entropy', loss, [logits], (g) => [mul(dlogits, g.reshape([1]))], [dlogits]);
+}
+
+/** mean((prediction - target)^2) over every element, as a scalar [1] (target: a constant tensor). */
+export function meanSquaredError(prediction: Variable, target: Tensor): Variable {
+  const x = prediction.value;
+  if (x.shape.join() !== target.shape.join()) {
+    throw new ShapeError(`meanSquaredError: target [${target.shape.join(', ')}] must match the prediction [${x.shape.join(', ')}]`);
+  }
+  const n = x.size;
+  const diff = sub(x, target);
+  const flat = diff.reshape([1, n]);
+  const squares = square(flat);
+  flat.dispose();
+  const total = sum(squares);
+  squares.dispose();
+  const loss = scale(total, 1 / n);
+  total.dispose();
+  return record('mean_squared_error', loss, [prediction], (g) => [mul(diff, scale(g, 2 / n))], [diff]);
 }

@@ -18,6 +18,8 @@ const BINARY_OPS = {
   div: 'x / y',
   maximum: 'max(x, y)',
   minimum: 'min(x, y)',
+  /** The gradient of swish at x times y: y * s(x) * (1 + x * (1 - s(x))). */
+  swishGrad: 'y / (1.0 + exp(-x)) * (1.0 + x - x / (1.0 + exp(-x)))',
 } as const;
 export type BinaryOp = keyof typeof BINARY_OPS;
 
@@ -105,6 +107,8 @@ export const mul = <D extends DType>(a: Tensor<D>, b: Tensor<D>): Tensor<D> => b
 export const div = <D extends DType>(a: Tensor<D>, b: Tensor<D>): Tensor<D> => binary('div', a, b);
 export const maximum = <D extends DType>(a: Tensor<D>, b: Tensor<D>): Tensor<D> => binary('maximum', a, b);
 export const minimum = <D extends DType>(a: Tensor<D>, b: Tensor<D>): Tensor<D> => binary('minimum', a, b);
+/** dy * swish'(x): the backward of swish. */
+export const swishGrad = <D extends DType>(x: Tensor<D>, dy: Tensor<D>): Tensor<D> => binary('swishGrad', x, dy);
 
 /** Converts to another dtype (float -> int truncates toward zero and saturates). */
 export function cast<D extends DType>(a: Tensor, dtype: D): Tensor<D> {

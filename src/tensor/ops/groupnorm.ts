@@ -28,6 +28,19 @@ export function lanesFor(n: number): number {
  * scaled and shifted; `swish` applies x * sigmoid(x) after. Statistics in f32.
  */
 export function groupNorm<D extends FloatDType>(x: Tensor<D>, scale: Tensor<D>, bias: Tensor<D>, options: GroupNormOptions): Tensor<D> {
+  const { out, stats } = groupNormWithStats(x, scale, bias, options);
+  stats.dispose();
+  return out;
+}
+
+/** The statistics groupNorm used, per (batch item, group): [B, groups, 2] f32 of (mean, 1 / sqrt(variance + eps)). */
+export interface GroupNormResult<D extends FloatDType> {
+  out: Tensor<D>;
+  stats: Tensor<'f32'>;
+}
+
+/** groupNorm that also returns its statistics (for the backward pass). */
+export function groupNormWithStats<D extends FloatDType>(x: Tensor<D>, scale: Tensor<D>, bias: Tensor<D>, options: GroupNormOptions): GroupNormResult<D> {
   const engine = x.engine;
   if (x.rank < 2) throw new ShapeError(`groupNorm: x must be [B, ..., C], got [${x.shape.join(', ')}]`);
   if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`groupNorm: x must be f32 or f16, got ${x.dtype}`);
@@ -43,7 +56,7 @@ export function groupNorm<D extends FloatDType>(x: Tensor<D>, scale: Tensor<D>, 
     if (t.dtype !== x.dtype) throw new ShapeError(`groupNorm: ${name} is ${t.dtype} but x is ${x.dtype}; cast it first`);
   }
   const out = engine.empty(x.shape, x.dtype);
-  if (out.size === 0) return out;
+  if (out.size === 0) return { out, stats: engine.zeros([B, groups, 2]) };
   const vec = C % 4 === 0;
   const cv = vec ? C / 4 : C;
   const chunk = Math.max(16, Math.ceil(pixels / 256));
@@ -77,6 +90,6 @@ export function groupNorm<D extends FloatDType>(x: Tensor<D>, scale: Tensor<D>, 
       outputs: [out],
       workgroups: [chunks, B],
     });
-    return out;
+    return { out, stats };
   });
 }

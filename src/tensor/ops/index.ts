@@ -12,3 +12,9 @@ export { chooseConvTile, conv2d, convTile, fixedSubgroupSize, type Conv2dOptions
 export { groupNorm, type GroupNormOptions } from './groupnorm.js';
 export { avgPool2x2, upsampleNearest2x } from './resample.js';
 export { codebookLookup, vqNearest } from './vq.js';
+// Gradients (training).
+export { swishGrad } from './elementwise.js';
+export { groupNormWithStats, type GroupNormResult } from './groupnorm.js';
+export { resample2x } from './resample.js';
+export { conv2dFilterGrad, conv2dInputGrad, flipKernel, sumToChannels, type ConvGradOptions } from './conv-grad.js';
+export { groupNormBackward, type GroupNormGrads } from './groupnorm-grad.js';

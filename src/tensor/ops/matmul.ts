@@ -2,6 +2,7 @@ import gemmSource from '../../../kernels/gemm.wgsl';
 import { ShapeError } from '../../errors.js';
 import type { DType } from '../dtype.js';
 import type { ParamWord } from '../engine.js';
+import type { Kernel } from '../kernel.js';
 import { broadcastShapes, broadcastStrides, sameShape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { chooseGemmConfig, gemmAdapter, type GemmConfig } from './gemm-tuning.js';
@@ -37,9 +38,12 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   return runGemm(problem, chooseGemmConfig(gemmAdapter(a.engine), problem));
 }
 
-/** @internal matmul with an explicit tile configuration (tests exercise every configuration). */
-export function matmulWithConfig(a: Tensor, b: Tensor, options: MatmulOptions, config: GemmConfig): Tensor {
-  return runGemm(describe(a, b, options), config);
+/**
+ * @internal matmul with an explicit tile configuration (tests exercise every configuration;
+ * tuning experiments also pass variants of the kernel source).
+ */
+export function matmulWithConfig(a: Tensor, b: Tensor, options: MatmulOptions, config: GemmConfig, kernel: Kernel = GEMM): Tensor {
+  return runGemm(describe(a, b, options), config, kernel);
 }
 
 interface GemmProblem {
@@ -131,7 +135,7 @@ const ACT_DEFINES: Record<Activation | 'none', [boolean, boolean, boolean]> = {
   gelu_erf: [false, false, true],
 };
 
-function runGemm(pr: GemmProblem, config: GemmConfig): Tensor {
+function runGemm(pr: GemmProblem, config: GemmConfig, kernel: Kernel = GEMM): Tensor {
   const { a, b, options, M, N, K } = pr;
   const engine = a.engine;
   const out = engine.empty(pr.outShape, pr.outDtype);
@@ -164,6 +168,7 @@ function runGemm(pr: GemmProblem, config: GemmConfig): Tensor {
     VEC_A: !transA && K % 4 === 0 && K > 0,
     VEC_B: K > 0 && (transB ? K % 4 === 0 : N % 4 === 0),
     TAIL: K % 4 !== 0,
+    VEC_OUT: N % 4 === 0,
     BIAS: !!options.bias,
     RESIDUAL: !!options.residual,
     ACT_RELU: relu,
@@ -177,13 +182,14 @@ function runGemm(pr: GemmProblem, config: GemmConfig): Tensor {
   const bdim = pad(pr.batchDims, 1);
   const sa = pad(pr.strideA, 0);
   const sb = pad(pr.strideB, 0);
-  const wx = lanes ? Math.ceil(N / config.cols) : Math.ceil(N / 64);
-  const wy = lanes ? Math.ceil(M / (config.workgroupSize * config.rowsPerLane)) : Math.ceil(M / 64);
+  // LANES: x walks the row blocks, y the column blocks; TILED: x columns, y rows.
+  const wx = lanes ? Math.ceil(M / (config.workgroupSize * config.rowsPerLane)) : Math.ceil(N / 64);
+  const wy = lanes ? Math.ceil(N / config.cols) : Math.ceil(M / 64);
   const maxGrid = engine.device.limits.maxComputeWorkgroupsPerDimension;
-  if (wx > maxGrid || wy > maxGrid) throw new ShapeError(`matmul: [${M}, ${N}] output needs a ${wx} x ${wy} grid, above this adapter's ${maxGrid} per dimension`);
+  if (wx > maxGrid || wy > maxGrid) throw new ShapeError(`matmul: a [${M}, ${N}] output needs a ${wx} x ${wy} grid of workgroups, above this adapter's ${maxGrid} per dimension; split it`);
   for (let z0 = 0; z0 < pr.batch; z0 += maxGrid) {
     const params: ParamWord[] = [M, N, K, Math.ceil(K / 4), transA ? M : K, transB ? K : N, z0, 0, ...bdim, ...sa, ...sb];
-    engine.run({ kernel: GEMM, defines, params, inputs, outputs: [out], workgroups: [wx, wy, Math.min(maxGrid, pr.batch - z0)] });
+    engine.run({ kernel, defines, params, inputs, outputs: [out], workgroups: [wx, wy, Math.min(maxGrid, pr.batch - z0)] });
   }
   return out;
 }

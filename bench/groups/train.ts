@@ -1,0 +1,181 @@
+// Training kernels of the VQ tokenizer against tfjs-webgpu on the same adapter: the conv2d
+// weight gradient (Conv2DBackpropFilter) and input gradient (Conv2DBackpropInput) at the 32 px
+// emoji tokenizer's shapes (batch 32), GroupNorm + swish backward (tf.grads of the composed
+// op); then one whole training step of the `small` tokenizer (examples/s).
+import type * as tfc from '@tensorflow/tfjs-core';
+import { AdamW, backward, constant, grad, ops, type Tensor } from '../../src/node.js';
+import { EmaCodebook } from '../../src/maskgit/train/codebook.js';
+import { TOKENIZER_PRESETS } from '../../src/maskgit/train/tokenizer-run.js';
+import { TrainableTokenizer } from '../../src/maskgit/train/tokenizer-model.js';
+import { gflops, median, type BenchContext, type BenchGroup } from '../harness.js';
+import { tfjsPeer, type TfjsPeer } from '../peers/tfjs.js';
+
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (((i * 2654435761 + seed * 40503) >>> 0) % 1000) / 1000 - 0.5;
+  return out;
+}
+
+/** Median wall time of ours and the peer's work, alternating single runs (both see the same load). */
+async function alternate(ctx: BenchContext, peer: TfjsPeer, ours: () => Tensor, theirs: () => tfc.Tensor, runs: number): Promise<[number, number]> {
+  const oursRun = async () => {
+    const t0 = performance.now();
+    ours().dispose();
+    await ctx.engine.sync();
+    return performance.now() - t0;
+  };
+  const peerRun = async () => {
+    const t0 = performance.now();
+    theirs().dispose();
+    await peer.sync();
+    return performance.now() - t0;
+  };
+  await oursRun();
+  await peerRun();
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    a.push(await oursRun());
+    b.push(await peerRun());
+  }
+  return [median(a), median(b)];
+}
+
+async function convGradRows(ctx: BenchContext, peer: TfjsPeer): Promise<void> {
+  const { engine, options } = ctx;
+  const { tf } = peer;
+  const B = 32;
+  // [input side, Cin, Cout, K, upsampled input]: the small tokenizer's costliest layers.
+  const shapes: [number, number, number, 1 | 3, boolean][] = [
+    [32, 32, 32, 3, false],
+    [16, 64, 32, 3, false],
+    [16, 32, 32, 3, true],
+    [8, 64, 64, 3, false],
+    [32, 32, 32, 1, false],
+    [32, 3, 32, 3, false],
+  ];
+  const runs = Math.min(options.runs, 3);
+  for (const [H, cin, cout, k, up] of shapes) {
+    const outH = up ? 2 * H : H;
+    const xv = values(B * H * H * cin, 1);
+    const dyv = values(B * outH * outH * cout, 2);
+    const wv = values(k * k * cin * cout, 3);
+    const x = engine.tensor(xv, [B, H, H, cin]);
+    const dy = engine.tensor(dyv, [B, outH, outH, cout]);
+    const w = engine.tensor(wv, [k, k, cin, cout]);
+    // The peer reads the upsampled input itself (it has no fused upsampling).
+    const tx = up ? tf.image.resizeNearestNeighbor(tf.tensor4d(xv, [B, H, H, cin]), [outH, outH]) : tf.tensor4d(xv, [B, H, H, cin]);
+    const tdy = tf.tensor4d(dyv, [B, outH, outH, cout]);
+    const tw = tf.tensor4d(wv, [k, k, cin, cout]);
+    const conv = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
+    const shape = `${B}x${H}x${H}x${cin}x${cout}${up ? ' up' : ''}`;
+    const flop = 2 * B * outH * outH * k * k * cin * cout;
+    const [dwOurs, dwPeer] = await alternate(
+      ctx,
+      peer,
+      () => ops.conv2dFilterGrad(x, dy, k, { upsample: up }),
+      () => tf.engine().runKernel('Conv2DBackpropFilter', { x: tx, dy: tdy }, { ...conv, filterShape: [k, k, cin, cout] }) as tfc.Tensor,
+      runs,
+    );
+    ctx.emit({ kernel: `conv2d_${k}x${k}_filter_grad`, shape, ours_ms: dwOurs, peer: 'tfjs-webgpu', peer_ms: dwPeer, gflops: gflops(flop, dwOurs) });
+    const [dxOurs, dxPeer] = await alternate(
+      ctx,
+      peer,
+      () => ops.conv2dInputGrad(dy, w, { upsample: up }),
+      () => {
+        const full = tf.engine().runKernel('Conv2DBackpropInput', { dy: tdy, filter: tw }, { ...conv, inputShape: [B, outH, outH, cin] }) as tfc.Tensor4D;
+        if (!up) return full;
+        const summed = tf.mul(tf.avgPool(full, 2, 2, 'valid'), 4);
+        full.dispose();
+        return summed;
+      },
+      runs,
+    );
+    ctx.emit({ kernel: `conv2d_${k}x${k}_input_grad`, shape, ours_ms: dxOurs, peer: 'tfjs-webgpu', peer_ms: dxPeer, gflops: gflops(flop, dxOurs) });
+    for (const t of [x, dy, w]) t.dispose();
+    tf.dispose([tx, tdy, tw]);
+  }
+}
+
+async function groupNormRow(ctx: BenchContext, peer: TfjsPeer): Promise<void> {
+  const { engine, options } = ctx;
+  const { tf } = peer;
+  const [B, H, C, G] = [32, 32, 32, 8];
+  const xv = values(B * H * H * C, 4);
+  const dyv = values(B * H * H * C, 5);
+  const sv = values(C, 6).map((v) => v + 1);
+  const x = engine.tensor(xv, [B, H, H, C]);
+  const dy = engine.tensor(dyv, [B, H, H, C]);
+  const scale = engine.tensor(sv, [C]);
+  const bias = engine.tensor(values(C, 7), [C]);
+  const { out, stats } = ops.groupNormWithStats(x, scale, bias, { groups: G, eps: 1e-6, swish: true });
+  out.dispose();
+  const [tx, tdy, ts, tb] = [tf.tensor4d(xv, [B, H, H, C]), tf.tensor4d(dyv, [B, H, H, C]), tf.tensor1d(sv), tf.tensor1d(values(C, 7))];
+  const f = (a: tfc.Tensor, s: tfc.Tensor, b: tfc.Tensor) => {
+    const grouped = tf.reshape(a, [B, H, H, G, C / G]);
+    const { mean, variance } = tf.moments(grouped, [1, 2, 4], true);
+    const y = tf.add(tf.mul(tf.reshape(tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, 1e-6))), [B, H, H, C]), s), b);
+    return tf.sum(tf.mul(tf.mul(y, tf.sigmoid(y)), tdy));
+  };
+  const [ours, theirs] = await alternate(
+    ctx,
+    peer,
+    () => {
+      const g = ops.groupNormBackward(x, scale, bias, stats, dy, { groups: G, eps: 1e-6, swish: true });
+      g.dscale.dispose();
+      g.dbias.dispose();
+      return g.dx;
+    },
+    () => {
+      const [dx, ds, db] = tf.grads(f)([tx, ts, tb]);
+      tf.dispose([ds!, db!]);
+      return dx!;
+    },
+    Math.min(options.runs, 3),
+  );
+  ctx.emit({ kernel: 'groupnorm_swish_backward', shape: `${B}x${H}x${H}x${C} g${G}`, ours_ms: ours, peer: 'tfjs-webgpu (tf.grads, forward included)', peer_ms: theirs, gflops: null });
+  for (const t of [x, dy, scale, bias, stats]) t.dispose();
+  tf.dispose([tx, tdy, ts, tb]);
+}
+
+async function trainingStepRow(ctx: BenchContext): Promise<void> {
+  const { engine, options } = ctx;
+  const config = TOKENIZER_PRESETS.small!;
+  const B = 32;
+  const model = TrainableTokenizer.initialize(engine, config, 1);
+  const codebook = new EmaCodebook(model.codebook);
+  const optimizer = new AdamW(model.params, { learningRate: 1e-4 });
+  const pixels = engine.keep(engine.tensor(values(B * 32 * 32 * 3, 8).map((v) => v + 0.5), [B, 32, 32, 3]));
+  const times: number[] = [];
+  const runs = Math.min(options.runs, 3);
+  for (let i = 0; i < runs + 1; i++) {
+    const t0 = performance.now();
+    engine.tidy(() => {
+      const out = model.forward(constant(pixels), 0.25, i === 0 ? (z) => codebook.reseed(z, 0) : undefined);
+      const loss = grad.add(grad.meanSquaredError(out.reconstruction, pixels), out.commitment);
+      codebook.update(out.latents.value, out.tokens, i);
+      backward(loss);
+      optimizer.update();
+    });
+    await engine.sync();
+    if (i > 0) times.push(performance.now() - t0);
+  }
+  const ms = median(times);
+  ctx.emit({ kernel: 'tokenizer_train_step', shape: `small, batch ${B}, 32 px`, ours_ms: ms, peer: null, peer_ms: null, gflops: null, examples_per_second: (B * 1000) / ms });
+  ctx.log(`  training step of the small tokenizer: ${(ms / 1000).toFixed(2)} s for ${B} images (${((B * 1000) / ms).toFixed(1)} examples/s)`);
+  optimizer.dispose();
+  codebook.dispose();
+  model.dispose();
+  pixels.dispose();
+}
+
+export const trainGroup: BenchGroup = {
+  name: 'train',
+  description: 'VQ tokenizer training: conv2d weight/input gradients, GroupNorm backward, a whole training step',
+  async run(ctx) {
+    const peer = await tfjsPeer(ctx.engine);
+    await convGradRows(ctx, peer);
+    await groupNormRow(ctx, peer);
+    await trainingStepRow(ctx);
+  },
+};

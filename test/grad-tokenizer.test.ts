@@ -1,0 +1,357 @@
+// Gradients of the tokenizer's ops (conv2d 3x3/1x1 with bias, residual and upsampling,
+// GroupNorm + swish, swish, 2x2 average pooling, nearest x2 upsampling, vector quantization
+// with the straight-through estimator and the commitment loss, the reconstruction loss),
+// each against central finite differences and against tfjs-core's gradients (tf.grads).
+import type * as tfc from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { backward, constant, createEngine, grad, ops, parameter, ShapeError, type Engine, type Variable } from '../src/node.js';
+import { expectClose } from './helpers/compare.js';
+import { getEngine } from './helpers/engine.js';
+import { gradCheck } from './helpers/gradcheck.js';
+import { oracle } from './helpers/oracle.js';
+import { normal, uniform } from './helpers/random.js';
+
+type Tf = typeof tfc;
+const TIMEOUT = 600_000; // first use of a kernel specialisation compiles it (slow on CPU adapters)
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** sum(y * r) as a scalar [1]: a loss whose gradient dy = r is dense and not constant. */
+function weightedSum(engine: Engine, y: Variable, r: Float32Array): Variable {
+  const n = size(y.shape);
+  return grad.sum(grad.reshape(grad.mul(y, constant(engine.tensor(r, y.shape))), [1, n]));
+}
+
+/** Gradients of `loss(vars)` by autograd, read back. */
+async function autogradOf(engine: Engine, values: Float32Array[], shapes: number[][], loss: (vars: Variable[]) => Variable): Promise<{ value: number; grads: Float32Array[] }> {
+  const vars = values.map((v, i) => parameter(engine.tensor(v, shapes[i]!)));
+  const out = loss(vars);
+  const value = (await out.value.read())[0]!;
+  backward(out);
+  const grads: Float32Array[] = [];
+  for (const v of vars) {
+    grads.push(Float32Array.from(await v.grad!.read()));
+    v.zeroGrad();
+    v.value.dispose();
+  }
+  return { value, grads };
+}
+
+/** Compares autograd with tf.grads of the same function written in tfjs-core. */
+async function checkAgainstTf(
+  engine: Engine,
+  values: Float32Array[],
+  shapes: number[][],
+  ours: (vars: Variable[]) => Variable,
+  theirs: (tf: Tf, ...xs: tfc.Tensor[]) => tfc.Scalar | tfc.Tensor,
+  tol: { atol: number; rtol: number },
+  what: string,
+): Promise<void> {
+  const tf = await oracle();
+  const { value, grads } = await autogradOf(engine, values, shapes, ours);
+  const inputs = values.map((v, i) => tf.tensor(v, shapes[i]!));
+  const f = (...xs: tfc.Tensor[]) => tf.sum(theirs(tf, ...xs)) as tfc.Scalar;
+  const expectedValue = f(...inputs).dataSync()[0]!;
+  expect(Math.abs(value - expectedValue), `${what}: loss ${value} vs tfjs ${expectedValue}`).toBeLessThanOrEqual(tol.atol * 10 + tol.rtol * Math.abs(expectedValue));
+  const expected = tf.grads(f)(inputs);
+  expected.forEach((g, i) => expectClose(grads[i]!, g.dataSync(), tol, `${what}: gradient of input ${i}`));
+  tf.dispose([...inputs, ...expected]);
+}
+
+/**
+ * Nearest x2 upsampling for the oracle, as two gathers (row i of the output reads row i >> 1).
+ * Not tf.image.resizeNearestNeighbor: its gradient in tfjs-core's CPU backend (4.22) disagrees
+ * with finite differences here, while the forward values agree with ours exactly.
+ */
+function upsampleByGather(tf: Tf, x: tfc.Tensor): tfc.Tensor4D {
+  const [, H, W] = x.shape as [number, number, number, number];
+  const twice = (n: number) => tf.tensor1d(Array.from({ length: 2 * n }, (_, i) => i >> 1), 'int32');
+  return tf.gather(tf.gather(x, twice(H), 1), twice(W), 2) as tfc.Tensor4D;
+}
+
+interface ConvCase {
+  B: number;
+  H: number;
+  W: number;
+  cin: number;
+  cout: number;
+  k: 1 | 3;
+  bias?: boolean;
+  residual?: boolean;
+  upsample?: boolean;
+}
+
+const label = (c: ConvCase) =>
+  `x [${c.B}, ${c.H}, ${c.W}, ${c.cin}] ${c.k}x${c.k} -> ${c.cout}${c.bias ? ' + bias' : ''}${c.residual ? ' + residual' : ''}${c.upsample ? ', upsampled' : ''}`;
+
+function convSetup(c: ConvCase, seed: number) {
+  const up = c.upsample ? 2 : 1;
+  const outShape = [c.B, c.H * up, c.W * up, c.cout];
+  const shapes = [[c.B, c.H, c.W, c.cin], [c.k, c.k, c.cin, c.cout]];
+  if (c.bias) shapes.push([c.cout]);
+  if (c.residual) shapes.push(outShape);
+  const values = shapes.map((s, i) => uniform(size(s), seed + i));
+  const r = normal(size(outShape), seed + 9);
+  const ours = (engine: Engine) => (vars: Variable[]) => {
+    const [x, w, ...rest] = vars as [Variable, Variable, ...Variable[]];
+    const y = grad.conv2d(x, w, {
+      ...(c.bias && { bias: rest[0]! }),
+      ...(c.residual && { residual: rest[c.bias ? 1 : 0]! }),
+      upsample: !!c.upsample,
+    });
+    return weightedSum(engine, y, r);
+  };
+  const theirs = (tf: Tf, ...xs: tfc.Tensor[]) => {
+    let x = xs[0] as tfc.Tensor4D;
+    if (c.upsample) x = upsampleByGather(tf, x);
+    let y: tfc.Tensor = tf.conv2d(x, xs[1] as tfc.Tensor4D, 1, 'same');
+    for (const extra of xs.slice(2)) y = tf.add(y, extra);
+    return tf.mul(y, tf.tensor(r, outShape));
+  };
+  return { shapes, values, ours, theirs };
+}
+
+describe('conv2d gradients (dx: transposed conv, dw: correlation over pixels, dbias, dresidual)', () => {
+  const cases: ConvCase[] = [
+    { B: 2, H: 5, W: 7, cin: 3, cout: 8, k: 3, bias: true }, // the encoder's input conv: Cin 3
+    { B: 2, H: 5, W: 6, cin: 8, cout: 3, k: 3, bias: true }, // the decoder's output conv: Cout 3
+    { B: 1, H: 4, W: 4, cin: 8, cout: 8, k: 3, residual: true }, // a block's second conv
+    { B: 2, H: 3, W: 5, cin: 12, cout: 5, k: 3, bias: true, upsample: true }, // the decoder's upsampling conv
+    { B: 2, H: 6, W: 5, cin: 8, cout: 12, k: 1, residual: true }, // the 1x1 shortcut
+    { B: 1, H: 1, W: 1, cin: 4, cout: 4, k: 3 }, // every tap but the centre is padding
+  ];
+  for (const [i, c] of cases.entries()) {
+    it(`${label(c)}: finite differences`, { timeout: TIMEOUT }, async () => {
+      const engine = await getEngine();
+      const s = convSetup(c, 10 * i);
+      // The loss is linear in each input: the central difference is exact up to f32 rounding
+      // of the loss (~1e-7 of sum |y r| ~ 10), divided by 2h = 0.02: ~1e-4.
+      await gradCheck(engine, s.values, s.shapes, s.ours(engine), { h: 1e-2, atol: 1e-3, rtol: 1e-3, samples: 10 });
+    });
+  }
+  const oracleCases: ConvCase[] = [
+    ...cases,
+    { B: 2, H: 17, W: 9, cin: 12, cout: 20, k: 3, bias: true, residual: true }, // rows in many chunks, channel tiles with a remainder
+    { B: 3, H: 8, W: 8, cin: 32, cout: 64, k: 3 }, // several input-channel tiles
+    { B: 2, H: 4, W: 6, cin: 3, cout: 3, k: 1, bias: true },
+  ];
+  for (const [i, c] of oracleCases.entries()) {
+    it(`${label(c)}: tfjs gradients, subgroup and portable paths`, { timeout: TIMEOUT }, async () => {
+      const s = convSetup(c, 100 + 10 * i);
+      for (const engine of [await getEngine(), await createEngine({ disableFeatures: ['subgroups'] })]) {
+        // Sums of up to B*H*W*9 products of O(1) values in another order than tfjs: relative
+        // f32 rounding ~1e-6 of sums of magnitude ~sqrt(n): atol 1e-4, rtol 1e-4.
+        await checkAgainstTf(engine, s.values, s.shapes, s.ours(engine), s.theirs, { atol: 1e-4, rtol: 1e-4 }, `${label(c)}${engine.hasSubgroups ? '' : ' (portable)'}`);
+        if (!engine.hasSubgroups) engine.destroy();
+      }
+    });
+  }
+
+  it('the weight gradient sums every pixel of a large batch (many chunks) exactly as tfjs', { timeout: TIMEOUT }, async () => {
+    const engine = await getEngine();
+    const tf = await oracle();
+    const [B, H, W, cin, cout] = [8, 32, 32, 32, 32];
+    const xv = uniform(B * H * W * cin, 1);
+    const dyv = uniform(B * H * W * cout, 2);
+    const dw = ops.conv2dFilterGrad(engine.tensor(xv, [B, H, W, cin]), engine.tensor(dyv, [B, H, W, cout]), 3);
+    expect(dw.shape).toEqual([3, 3, cin, cout]);
+    const wv = uniform(9 * cin * cout, 3);
+    // dW and dX of sum(conv(x, w) * dy).
+    const [refDx, ref] = tf.grads((x: tfc.Tensor, w: tfc.Tensor) => tf.sum(tf.mul(tf.conv2d(x as tfc.Tensor4D, w as tfc.Tensor4D, 1, 'same'), tf.tensor4d(dyv, [B, H, W, cout]))))([
+      tf.tensor4d(xv, [B, H, W, cin]),
+      tf.tensor4d(wv, [3, 3, cin, cout]),
+    ]);
+    // Sums of 8192 products in [-1, 1] (magnitude ~30): f32 rounding in either order ~1e-5 relative.
+    expectClose(await dw.read(), ref!.dataSync(), { atol: 2e-4, rtol: 1e-4 }, 'dW');
+    const dx = ops.conv2dInputGrad(engine.tensor(dyv, [B, H, W, cout]), engine.tensor(wv, [3, 3, cin, cout]));
+    expectClose(await dx.read(), refDx!.dataSync(), { atol: 1e-4, rtol: 1e-4 }, 'dX');
+  });
+
+  it('flips kernels and checks shapes', async () => {
+    const engine = await getEngine();
+    const w = engine.tensor(Float32Array.from({ length: 3 * 3 * 2 * 4 }, (_, i) => i), [3, 3, 2, 4]);
+    const wt = await ops.flipKernel(w, 2).read();
+    // wt[ky, kx, co, ci] = 2 w[2 - ky, 2 - kx, ci, co]
+    for (let ky = 0; ky < 3; ky++)
+      for (let kx = 0; kx < 3; kx++)
+        for (let co = 0; co < 4; co++)
+          for (let ci = 0; ci < 2; ci++) expect(wt[((ky * 3 + kx) * 4 + co) * 2 + ci]).toBe(2 * (((2 - ky) * 3 + (2 - kx)) * 2 * 4 + ci * 4 + co));
+    const x = engine.tensor(new Float32Array(2 * 4 * 4 * 3), [2, 4, 4, 3]);
+    expect(() => ops.conv2dFilterGrad(x, engine.tensor(new Float32Array(2 * 4 * 5 * 3), [2, 4, 5, 3]), 3)).toThrow(ShapeError);
+    expect(() => ops.conv2dFilterGrad(x, engine.tensor(new Float32Array(2 * 4 * 4 * 3), [2, 4, 4, 3]), 5)).toThrow(/1x1 or 3x3/);
+  });
+});
+
+/** GroupNorm (+ swish) in tfjs-core from moments. */
+function tfGroupNorm(tf: Tf, x: tfc.Tensor, scale: tfc.Tensor, bias: tfc.Tensor, groups: number, eps: number, swish: boolean): tfc.Tensor {
+  const [B, H, W, C] = x.shape as [number, number, number, number];
+  const grouped = tf.reshape(x, [B, H, W, groups, C / groups]);
+  const { mean, variance } = tf.moments(grouped, [1, 2, 4], true);
+  const normed = tf.reshape(tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, eps))), x.shape);
+  const y = tf.add(tf.mul(normed, scale), bias);
+  return swish ? tf.mul(y, tf.sigmoid(y)) : y;
+}
+
+describe('GroupNorm (+ swish) gradients', () => {
+  const cases: [number[], number, boolean][] = [
+    [[2, 5, 7, 8], 4, true],
+    [[1, 3, 3, 6], 2, false], // channels not a multiple of 4
+    [[2, 4, 4, 16], 8, true], // groups of 2 channels inside a vector of 4
+    [[3, 6, 5, 32], 8, true],
+  ];
+  for (const [shape, groups, swish] of cases) {
+    const C = shape[3]!;
+    const shapes = [shape, [C], [C]];
+    const seed = size(shape) + groups;
+    const values = [uniform(size(shape), seed, -2, 2), uniform(C, seed + 1, 0.5, 1.5), uniform(C, seed + 2, -0.5, 0.5)];
+    const r = normal(size(shape), seed + 3);
+    const ours = (engine: Engine) => (vars: Variable[]) => weightedSum(engine, grad.groupNorm(vars[0]!, vars[1]!, vars[2]!, { groups, eps: 1e-6, swish }), r);
+    it(`[${shape}] ${groups} groups${swish ? ' + swish' : ''}: finite differences`, { timeout: TIMEOUT }, async () => {
+      const engine = await getEngine();
+      // Smooth but not linear: h = 1e-2 leaves a truncation error O(h^2) next to f32 rounding.
+      await gradCheck(engine, values, shapes, ours(engine), { h: 1e-2, atol: 3e-3, rtol: 1e-2, samples: 10 });
+    });
+    it(`[${shape}] ${groups} groups${swish ? ' + swish' : ''}: tfjs gradients`, { timeout: TIMEOUT }, async () => {
+      const engine = await getEngine();
+      // Statistics and gradient sums over up to 480 values per group in another order.
+      await checkAgainstTf(
+        engine,
+        values,
+        shapes,
+        ours(engine),
+        (tf, x, s, b) => tf.mul(tfGroupNorm(tf, x!, s!, b!, groups, 1e-6, swish), tf.tensor(r, shape)),
+        { atol: 2e-5, rtol: 2e-4 },
+        `groupNorm [${shape}]`,
+      );
+    });
+  }
+});
+
+describe('swish, avgPool2x2 and upsampleNearest2x gradients', () => {
+  it('swish: finite differences and tfjs', { timeout: TIMEOUT }, async () => {
+    const engine = await getEngine();
+    for (const shape of [[3, 17], [2, 8]]) {
+      const values = [uniform(size(shape), size(shape), -6, 6)];
+      const r = normal(size(shape), 5);
+      const ours = (vars: Variable[]) => weightedSum(engine, grad.swish(vars[0]!), r);
+      await gradCheck(engine, values, [shape], ours, { h: 1e-2, atol: 2e-3, rtol: 1e-2 });
+      await checkAgainstTf(engine, values, [shape], ours, (tf, x) => tf.mul(tf.mul(x!, tf.sigmoid(x!)), tf.tensor(r, shape)), { atol: 1e-6, rtol: 1e-5 }, `swish [${shape}]`);
+    }
+  });
+
+  for (const shape of [[2, 4, 6, 8], [1, 2, 2, 3], [3, 6, 2, 5]]) {
+    it(`avgPool2x2 [${shape}]: finite differences and tfjs`, { timeout: TIMEOUT }, async () => {
+      const engine = await getEngine();
+      const [B, H, W, C] = shape as [number, number, number, number];
+      const values = [uniform(size(shape), size(shape))];
+      const r = normal((B * H * W * C) / 4, 7);
+      const ours = (vars: Variable[]) => weightedSum(engine, grad.avgPool2x2(vars[0]!), r);
+      await gradCheck(engine, values, [shape], ours, { h: 1e-2, atol: 1e-3, rtol: 1e-3 });
+      await checkAgainstTf(engine, values, [shape], ours, (tf, x) => tf.mul(tf.avgPool(x as tfc.Tensor4D, 2, 2, 'valid'), tf.tensor(r, [B, H / 2, W / 2, C])), { atol: 1e-6, rtol: 1e-6 }, `avgPool [${shape}]`);
+    });
+  }
+
+  for (const shape of [[2, 3, 5, 4], [1, 1, 1, 3], [2, 2, 3, 8]]) {
+    it(`upsampleNearest2x [${shape}]: finite differences and tfjs`, { timeout: TIMEOUT }, async () => {
+      const engine = await getEngine();
+      const [B, H, W, C] = shape as [number, number, number, number];
+      const values = [uniform(size(shape), size(shape) + 1)];
+      const r = normal(B * H * W * C * 4, 8);
+      const ours = (vars: Variable[]) => weightedSum(engine, grad.upsampleNearest2x(vars[0]!), r);
+      await gradCheck(engine, values, [shape], ours, { h: 1e-2, atol: 1e-3, rtol: 1e-3 });
+      await checkAgainstTf(
+        engine,
+        values,
+        [shape],
+        ours,
+        (tf, x) => tf.mul(upsampleByGather(tf, x!), tf.tensor(r, [B, 2 * H, 2 * W, C])),
+        { atol: 1e-6, rtol: 1e-6 },
+        `upsample [${shape}]`,
+      );
+    });
+  }
+});
+
+describe('vector quantization: straight-through estimator and commitment loss', () => {
+  const [K, D] = [6, 4];
+  const zShape = [2, 3, 3, D];
+  const codebookValues = normal(K * D, 31);
+  const zValues = normal(size(zShape), 32, 1.2);
+  const r = normal(size(zShape), 33);
+  const beta = 0.25;
+
+  it('tokens and quantized values are the nearest codes; the loss is beta * mean((z - q)^2)', async () => {
+    const engine = await getEngine();
+    const codebook = engine.tensor(codebookValues, [K, D]);
+    const z = parameter(engine.tensor(zValues, zShape));
+    const { quantized, commitment, tokens } = grad.vectorQuantize(z, codebook, beta);
+    expect(tokens.shape).toEqual([2, 3, 3]);
+    const ids = await tokens.read();
+    const q = await quantized.value.read();
+    let sq = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const dist = (k: number) => Array.from({ length: D }, (_, d) => (zValues[i * D + d]! - codebookValues[k * D + d]!) ** 2).reduce((a, b) => a + b, 0);
+      const best = [...Array(K).keys()].reduce((a, b) => (dist(b) < dist(a) ? b : a), 0);
+      expect(ids[i]).toBe(best);
+      for (let d = 0; d < D; d++) {
+        expect(q[i * D + d]).toBe(codebookValues[best * D + d]);
+        sq += (zValues[i * D + d]! - codebookValues[best * D + d]!) ** 2;
+      }
+    }
+    expect((await commitment.value.read())[0]).toBeCloseTo((beta * sq) / zValues.length, 6);
+  });
+
+  it('the decoder gradient passes straight through; the commitment gradient matches finite differences', { timeout: TIMEOUT }, async () => {
+    const engine = await getEngine();
+    const codebook = engine.tensor(codebookValues, [K, D]);
+    // Straight through: d sum(r * z_q) / dz = r exactly.
+    const st = await autogradOf(engine, [zValues], [zShape], ([z]) => weightedSum(engine, grad.vectorQuantize(z!, codebook, beta).quantized, r));
+    expectClose(st.grads[0]!, r, { atol: 0 }, 'straight-through gradient');
+    // The commitment loss is smooth wherever the nearest code does not change (h = 1e-3 is
+    // far below the distances to the Voronoi boundaries of these points).
+    await gradCheck(engine, [zValues], [zShape], ([z]) => grad.vectorQuantize(z!, codebook, beta).commitment, { h: 1e-3, atol: 1e-4, rtol: 1e-2, samples: 16 });
+  });
+
+  /** q = sg(nearest code of z): computed from the constant z, so no gradient flows through the search. */
+  const nearestCodes = (tf: Tf): tfc.Tensor => {
+    const cb = tf.tensor2d(codebookValues, [K, D]);
+    const flat = tf.tensor2d(zValues, [zValues.length / D, D]);
+    const dist = tf.sub(tf.add(tf.sum(tf.square(flat), 1, true), tf.sum(tf.square(cb), 1)), tf.mul(2, tf.matMul(flat, cb, false, true)));
+    return tf.reshape(tf.gather(cb, tf.argMin(dist, 1)), zShape);
+  };
+
+  it('both together equal tfjs with a custom straight-through gradient', { timeout: TIMEOUT }, async () => {
+    const engine = await getEngine();
+    const codebook = engine.tensor(codebookValues, [K, D]);
+    await checkAgainstTf(
+      engine,
+      [zValues],
+      [zShape],
+      ([z]) => {
+        const v = grad.vectorQuantize(z!, codebook, beta);
+        return grad.add(weightedSum(engine, v.quantized, r), v.commitment);
+      },
+      (tf, z) => {
+        const q = nearestCodes(tf);
+        const straightThrough = tf.customGrad(((x: tfc.Tensor) => ({ value: tf.add(q, tf.mul(x, 0)), gradFunc: (dy: tfc.Tensor) => dy })) as unknown as Parameters<Tf['customGrad']>[0]);
+        const decoderLoss = tf.sum(tf.mul(straightThrough(z!), tf.tensor(r, zShape)));
+        const commit = tf.mul(beta, tf.mean(tf.square(tf.sub(z!, q))));
+        return tf.add(decoderLoss, commit);
+      },
+      { atol: 1e-6, rtol: 1e-5 },
+      'vq',
+    );
+  });
+});
+
+describe('mean squared error', () => {
+  it('finite differences and tfjs', { timeout: TIMEOUT }, async () => {
+    const engine = await getEngine();
+    const shape = [2, 5, 3, 3];
+    const target = uniform(size(shape), 41, 0, 1);
+    const values = [uniform(size(shape), 42, 0, 1)];
+    const ours = (vars: Variable[]) => grad.meanSquaredError(vars[0]!, engine.tensor(target, shape));
+    await gradCheck(engine, values, [shape], ours, { h: 1e-2, atol: 1e-4, rtol: 1e-2 });
+    await checkAgainstTf(engine, values, [shape], ours, (tf, x) => tf.mean(tf.square(tf.sub(x!, tf.tensor(target, shape)))), { atol: 1e-7, rtol: 1e-5 }, 'mse');
+    expect(() => grad.meanSquaredError(parameter(engine.tensor(values[0]!, shape)), engine.tensor(target, [2, 5, 9]))).toThrow(ShapeError);
+  });
+});
