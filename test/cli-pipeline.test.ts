@@ -1,8 +1,9 @@
-// `maskgit generate | inpaint | outpaint | edit` as users run them (the built CLI in a child
-// process) on a tiny model folder with random weights: the PNGs, token and frame files they
-// write, the JSON summary, and one-line errors with the usage exit code.
+// `maskgit generate | inpaint | outpaint | edit | bench | info` and `npm start`'s script as
+// users run them (the built CLI in a child process) on a tiny model folder with random weights:
+// the PNGs, token and frame files they write, the JSON summary, --help with examples for every
+// subcommand, and one-line errors with the usage exit code.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,13 +32,19 @@ beforeAll(async () => {
   writeFileSync(join(work, 'in.png'), encodePNG(input));
   writeFileSync(join(work, 'mask.png'), encodePNG(mask));
   writeFileSync(join(work, 'mask16.png'), encodePNG(picture(16, 16, () => [255, 255, 255])));
+  // A folder with a tokenizer only (as train-tokenizer leaves it): refused before any weight is read.
+  mkdirSync(join(work, 'tokenizer-only'));
+  const only = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(work, 'tokenizer-only', 'config.json'), JSON.stringify({ ...only, contents: ['tokenizer'] }));
 }, 300_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(root, 'dist/cli.js'), ...args], { cwd: work, encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function run(file: string, args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [file, ...args], { cwd: work, encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
+  // Dawn's limit warnings are printed by the native module on stderr: not ours.
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr.replace(/^Warning: maxDynamic.*\n/gm, '') };
 }
+const cli = (...args: string[]) => run(join(root, 'dist/cli.js'), args);
 
 const png = (file: string) => decodePNG(new Uint8Array(readFileSync(join(work, file))));
 const pixel = (image: RGBAImage, x: number, y: number) => [...image.data.subarray((y * image.width + x) * 4, (y * image.width + x + 1) * 4)];
@@ -77,7 +84,7 @@ describe('maskgit generate', () => {
     expect([png('one.png').width, png('one.png').height]).toEqual([32, 32]);
   });
 
-  it('--help explains and gives examples', () => {
+  it('--help explains and gives examples, for every subcommand', () => {
     for (const command of ['generate', 'inpaint', 'outpaint', 'edit']) {
       const r = cli(command, '--help');
       expect(r.status).toBe(0);
@@ -85,6 +92,22 @@ describe('maskgit generate', () => {
       expect(r.stdout).toMatch(/--seed <n>/);
       expect(r.stdout).toMatch(/--sample-temperature <t>/);
     }
+    const top = cli('--help');
+    expect(top.status).toBe(0);
+    const listed = [...top.stdout.matchAll(/^ {2}([a-z][a-z-]*) /gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+    for (const command of ['generate', 'inpaint', 'outpaint', 'edit', 'convert', 'info', 'bench', 'train-tokenizer']) expect(listed).toContain(command);
+    for (const command of listed) {
+      const r = cli(command, '--help');
+      expect(r.status, command).toBe(0);
+      expect(r.stdout, command).toMatch(/Examples:\n {2}\$ maskgit /);
+    }
+  });
+
+  it('--class all: one image per class, in a grid', () => {
+    const r = cli('--json', 'generate', '--model', 'tiny', '--class', 'all', '--steps', '2', '--out', 'all.png');
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ images: 10, classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], seeds: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] });
+    expect([png('all.png').width, png('all.png').height]).toEqual([4 * 32 + 3 * 2, 3 * 32 + 2 * 2]); // ceil(sqrt(10)) = 4 columns
   });
 });
 
@@ -136,6 +159,14 @@ describe('maskgit inpaint | outpaint | edit', () => {
       [['outpaint', '--model', 'tiny', '--image', 'in.png', '--side', 'top', '--amount', '0', '--class', '1', '--out', 'x.png'], /--amount: must be an integer in \[1, 1024\]/],
       [['edit', '--model', 'tiny', '--image', 'in.png', '--box', '30,0,8,8', '--class', '1', '--out', 'x.png'], /--box: rows 30..37, columns 0..7 reach outside the 32x32 image/],
       [['edit', '--model', 'tiny', '--image', 'in.png', '--box', '1,2,3', '--class', '1', '--out', 'x.png'], /--box: must be four integers TOP,LEFT,HEIGHT,WIDTH/],
+      [['generate', '--model', 'tokenizer-only', '--class', '1', '--out', 'x.png'], /--model: tokenizer-only holds a tokenizer but no transformer; train one over it with `maskgit train --tokenizer tokenizer-only/],
+      [['edit', '--model', 'tiny', '--image', 'in.png', '--box', '1,2,3,4', '--class', 'all', '--out', 'x.png'], /--class: unknown class "all": this model has 10 classes/],
+      [['generate', '--model', 'tiny', '--class', '1', '--out', 'x.png', '--colour', 'red'], /^maskgit: unknown option '--colour' \(run with --help for usage\)$/m],
+      [['generate', '--model', 'tiny', '--class'], /^maskgit: option '--class <n\[,n...\]\|all>' argument missing/m],
+      [['paint'], /^maskgit: unknown command 'paint'/m],
+      [['bench', '--preset', 'huge'], /--preset: must be one of small, mid, official, got "huge"/],
+      [['bench', '--preset', 'small', '--model', 'tiny'], /give a model folder \(--model DIR\) or a preset/],
+      [['bench', '--model', 'tiny', '--steps', '1'], /--steps: must be an integer in \[2, 1024\], got "1"/],
     ];
     for (const [args, message] of cases) {
       const r = cli(...args);
@@ -146,5 +177,47 @@ describe('maskgit inpaint | outpaint | edit', () => {
     expect(existsSync(join(work, 'x.png'))).toBe(false);
     // No temporaries of atomic writes are left beside the outputs.
     expect(readdirSync(work).filter((f) => f.startsWith('.'))).toEqual([]);
+  });
+});
+
+describe('maskgit bench | info, npm start', () => {
+  it('bench times MaskGIT against the autoregressive baseline on the model, and its VQ decoder', () => {
+    const r = cli('--json', 'bench', '--model', 'tiny', '--steps', '4,6', '--runs', '1');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toBe(''); // --json: no progress
+    const row = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(row).toMatchObject({ bench: 'decode', tokens: 64, steps: 4, extrapolated: false });
+    expect(Object.keys(row.maskgit_ms_by_steps as object)).toEqual(['4', '6']);
+    for (const key of ['maskgit_ms', 'maskgit_step_ms', 'ar_ms', 'ar_kv_ms', 'ratio', 'flop_ratio', 'vq_decode_ms']) {
+      expect(typeof row[key] === 'number' && (row[key] as number) > 0, key).toBe(true);
+    }
+    expect(row.ratio).toBeCloseTo((row.ar_ms as number) / (row.maskgit_ms as number), 1);
+    const human = cli('bench', '--model', 'tiny', '--steps', '2', '--no-autoregressive');
+    expect(human.status, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/MaskGIT 2 steps [\d.]+ ms \([\d.]+ ms a step, [\d.]+ GFLOP\/s\)\n {2}VQ decoder [\d.]+ ms/);
+    expect(human.stdout).not.toMatch(/autoregressive/);
+    expect(human.stderr).toMatch(/^bench: compiling$/m); // phases on stderr when not a terminal
+  });
+
+  it('info prints the adapter, and JSON with --json', () => {
+    const r = cli('info');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^adapter: .+\nfeatures: .*\n/);
+    const j = cli('--json', 'info');
+    expect(j.status).toBe(0);
+    expect(JSON.parse(j.stdout)).toHaveProperty('limits');
+  });
+
+  it('npm start: a grid of one image per class from the bundled folder, or how to train one', () => {
+    const start = join(root, 'scripts/start.mjs');
+    const missing = run(start, [], { MASKGIT_START_MODEL: join(work, 'no-model') });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/has no model \(no config\.json\).*\n.*\n {2}npx maskgit train-tokenizer --out runs\/emoji-vq\n {2}npx maskgit train --tokenizer runs\/emoji-vq\/model/);
+    const tokenizerOnly = run(start, [], { MASKGIT_START_MODEL: join(work, 'tokenizer-only') });
+    expect(tokenizerOnly.status).toBe(1);
+    expect(tokenizerOnly.stderr).toMatch(/holds tokenizer only/);
+    const r = run(start, ['--steps', '2', '--out', join(work, 'start-grid.png')], { MASKGIT_START_MODEL: model });
+    expect(r.status, r.stderr).toBe(0);
+    expect([png('start-grid.png').width, png('start-grid.png').height]).toEqual([4 * 32 + 3 * 2, 3 * 32 + 2 * 2]);
   });
 });

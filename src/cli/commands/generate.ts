@@ -34,7 +34,7 @@ interface GenerateFlags extends SamplingFlags {
 export function registerGenerate(program: Command, output: () => Output): void {
   const command = program.command('generate').description('generate class-conditional images with MaskGIT');
   samplingFlags(command, { steps: '8 (12 from 32x32 tokens up)', startStep: '0' })
-    .option('--class <n[,n...]>', 'class label(s): one for the whole batch, or one per image')
+    .option('--class <n[,n...]|all>', 'class label(s): one for the whole batch, one per image, or all (one image per class)')
     .option('--frames-out <file.png>', "also write each step's sketch (masked tokens as a grey checkerboard): one row per image")
     .addHelpText(
       'after',
@@ -44,6 +44,7 @@ export function registerGenerate(program: Command, output: () => Output): void {
         '',
         'Examples:',
         '  $ maskgit generate --model models/maskgit-256 --class 207 --out dog.png',
+        '  $ maskgit generate --model models/emoji-32 --class all --seed 1 --out out/emoji-grid.png',
         '  $ maskgit generate --model models/maskgit-256 --class 207,360,388,980 --seed 7 --out grid.png',
         '  $ maskgit generate --model models/maskgit-256 --class 980 --batch 4 --steps 12 --schedule linear --out volcano.png',
         '  $ maskgit generate --model models/maskgit-256 --class 1 --sample-temperature 0 --choice-temperature 0 \\',

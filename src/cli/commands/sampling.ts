@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { ArgumentError, CheckpointError } from '../../errors.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { readModelConfig, type ModelFolderConfig } from '../../io/model.js';
+import { modelContents, readModelConfig, type ModelFolderConfig } from '../../io/model.js';
 import { localModelFolder } from '../../io/node-files.js';
 import { decodePNG, encodePNG, imageGrid, type RGBAImage } from '../../io/png.js';
 import { loadMaskGIT, type LoadedMaskGIT } from '../../maskgit/load.js';
@@ -115,6 +115,8 @@ export function requiredFlag(name: string, value: string | undefined, example: s
 /** Class labels: integers in [0, numClasses) separated by commas. */
 export function classFlag(config: ModelFolderConfig, value: string | undefined, many: boolean): number[] {
   const text = requiredFlag('--class', value, many ? '207 or --class 207,360' : '207');
+  // "all": one image per class, in label order.
+  if (many && text.trim() === 'all') return Array.from({ length: config.numClasses }, (_, i) => i);
   const labels = text.split(',').map((part) => Number(part.trim()));
   if (!many && labels.length !== 1) throw new ArgumentError('--class', `takes one class label, got "${text}"`);
   for (const [i, label] of labels.entries()) {
@@ -126,16 +128,29 @@ export function classFlag(config: ModelFolderConfig, value: string | undefined, 
   return labels;
 }
 
-/** Reads a model folder's config.json (a missing folder is a usage error, a malformed one a model-file error). */
+/**
+ * Reads a model folder's config.json, which must hold both parts (a missing folder, or one
+ * with the tokenizer or the transformer only, is a usage error saying how to make a whole one;
+ * a malformed one a model-file error).
+ */
 export async function readConfig(dir: string): Promise<ModelFolderConfig> {
+  let config: ModelFolderConfig;
   try {
-    return await readModelConfig(localModelFolder(dir));
+    config = await readModelConfig(localModelFolder(dir));
   } catch (error) {
     if (error instanceof CheckpointError && !existsSync(dir)) {
-      throw new ArgumentError('--model', `${dir} does not exist; give a model folder (make one with \`maskgit convert <checkpoints> --out <dir>\`)`);
+      throw new ArgumentError('--model', `${dir} does not exist; give a model folder (make one with \`maskgit convert <checkpoints> --out <dir>\` or \`maskgit train\`)`);
     }
     throw error;
   }
+  const parts = modelContents(config);
+  if (!parts.includes('transformer')) {
+    throw new ArgumentError('--model', `${dir} holds a tokenizer but no transformer; train one over it with \`maskgit train --tokenizer ${dir} --out <run>\` and use <run>/model`);
+  }
+  if (!parts.includes('tokenizer')) {
+    throw new ArgumentError('--model', `${dir} holds a transformer but no tokenizer; convert both official checkpoints into one folder (\`maskgit convert <transformer> <tokenizer> --out <dir>\`)`);
+  }
+  return config;
 }
 
 /** Checks an output path: not an existing folder. */
