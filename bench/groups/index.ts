@@ -13,3 +13,5 @@ GROUPS.push(decodeKernelsGroup);
 GROUPS.push(peersGroup);
 import { trainGroup } from './train.js';
 GROUPS.push(trainGroup);
+import { decodeGroup } from './decode.js';
+GROUPS.push(decodeGroup);

@@ -118,13 +118,6 @@ export function checkImage(name: string, image: unknown): asserts image is RGBAI
   }
 }
 
-/** Refuses an image whose size is not what the model takes (no resizing: the caller decides how). */
-function checkImageSize(name: string, image: RGBAImage, width: number, height: number, what = 'this model'): void {
-  if (image.width !== width || image.height !== height) {
-    throw new ArgumentError(name, `is ${image.width}x${image.height} pixels; ${what} takes ${width}x${height} images: resize or crop it to that size first`);
-  }
-}
-
 /** A pixel mask as one 0/1 byte per pixel, checked against the image's size. */
 export function pixelMask(mask: PixelMask, width: number, height: number, name = 'mask'): Uint8Array {
   if (!isPlainObject(mask)) throw new ArgumentError(name, `must be an RGBA image or { width, height, data } with one entry per pixel, got ${describeValue(mask)}`);
@@ -353,7 +346,7 @@ export async function inpaint(model: MaskGITModel, image: RGBAImage, mask: Pixel
   checkModel(model);
   checkImage('image', image);
   const { S, f } = grid(model.config);
-  checkImageSize('image', image, S, S);
+  checkEditImage(model.config, image);
   const pixels = pixelMask(mask, image.width, image.height);
   const tokenMask = tokenMaskFromPixels(pixels, S, S, f);
   if (!tokenMask.includes(1)) throw new ArgumentError('mask', 'masks no pixel (white = regenerate): there is nothing to inpaint');
@@ -371,7 +364,7 @@ export async function editBox(model: MaskGITModel, image: RGBAImage, box: PixelB
   checkModel(model);
   checkImage('image', image);
   const { S, f, g } = grid(model.config);
-  checkImageSize('image', image, S, S);
+  checkEditImage(model.config, image);
   checkBox(box, S, S);
   const plan = checkEditOptions(model, options, targetClass, 'targetClass');
   return editImage(model, image, boxTokenMask(box, f, g, g), null, plan, options);
@@ -389,6 +382,34 @@ export function checkBox(box: unknown, width: number, height: number): asserts b
   const b = box as unknown as PixelBox;
   if (b.top + b.height > height || b.left + b.width > width) {
     throw new ArgumentError('box', `rows ${b.top}..${b.top + b.height - 1}, columns ${b.left}..${b.left + b.width - 1} reach outside the ${width}x${height} image`);
+  }
+}
+
+/**
+ * Checks an outpainting's input against a model: the side, the amount (1 to 32 model sizes),
+ * and the image's size (the model's across the side, at least half of it along the side).
+ */
+export function checkOutpaintInput(config: MaskGITConfig, image: { width: number; height: number }, side: unknown, amount: unknown): asserts side is OutpaintSide {
+  const { S, f, g } = grid(config);
+  checkOneOf('side', side, ['left', 'right', 'top', 'bottom']);
+  if (side === undefined) throw new ArgumentError('side', 'is required: "left", "right", "top" or "bottom"');
+  if (g < 2) throw new ArgumentError('model', `has a ${g}x${g} token grid; outpainting needs at least 2x2`);
+  const horizontal = side === 'left' || side === 'right';
+  const minAlong = f * Math.ceil(g / 2);
+  const along = horizontal ? image.width : image.height;
+  const across = horizontal ? image.height : image.width;
+  if (across !== S || along < minAlong) {
+    const need = horizontal ? `a height of ${S} and a width of at least ${minAlong}` : `a width of ${S} and a height of at least ${minAlong}`;
+    throw new ArgumentError('image', `is ${image.width}x${image.height} pixels; outpainting to the ${side} with this model needs ${need}: resize or crop it first`);
+  }
+  checkInteger('amount', amount, 1, MAX_OUTPAINT_FACTOR * S);
+}
+
+/** Checks that an image to inpaint or edit has the model's size (no resizing: the caller decides how). */
+export function checkEditImage(config: MaskGITConfig, image: { width: number; height: number }): void {
+  const S = config.imageSize;
+  if (image.width !== S || image.height !== S) {
+    throw new ArgumentError('image', `is ${image.width}x${image.height} pixels; this model takes ${S}x${S} images: resize or crop it to that size first`);
   }
 }
 
@@ -438,19 +459,10 @@ export async function outpaint(model: MaskGITModel, image: RGBAImage, options: O
   checkImage('image', image);
   if (!isPlainObject(options)) throw new ArgumentError('options', `must be an object of options, got ${describeValue(options)}`);
   const { S, f, g } = grid(model.config);
-  checkOneOf('side', options.side, ['left', 'right', 'top', 'bottom']);
-  if (options.side === undefined) throw new ArgumentError('side', 'is required: "left", "right", "top" or "bottom"');
   const side = options.side;
+  checkOutpaintInput(model.config, image, side, options.amount);
   const horizontal = side === 'left' || side === 'right';
-  if (g < 2) throw new ArgumentError('model', `has a ${g}x${g} token grid; outpainting needs at least 2x2`);
-  const minAlong = f * Math.ceil(g / 2);
   const along = horizontal ? image.width : image.height;
-  const across = horizontal ? image.height : image.width;
-  if (across !== S || along < minAlong) {
-    const need = horizontal ? `a height of ${S} and a width of at least ${minAlong}` : `a width of ${S} and a height of at least ${minAlong}`;
-    throw new ArgumentError('image', `is ${image.width}x${image.height} pixels; outpainting to the ${side} with this model needs ${need}: resize or crop it first`);
-  }
-  checkInteger('amount', options.amount, 1, MAX_OUTPAINT_FACTOR * S);
   const plan = checkEditOptions(model, options, options.class, 'class');
   const maskId = model.config.maskTokenId;
   const steps = planWindows(along, options.amount, f, g);

@@ -1,12 +1,10 @@
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { basename } from 'node:path';
 import { ArgumentError } from '../../errors.js';
 import { convertFlaxCheckpoints, sortCheckpoints, type NamedCheckpoint } from '../../io/convert.js';
 import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE } from '../../io/model.js';
 import { readFlaxCheckpointFile, writeModelFolder } from '../../io/node-files.js';
-import type { ProgressCallback } from '../../io/progress.js';
 import type { Output } from '../output.js';
+import { progressReporter } from '../progress.js';
 
 interface ConvertFlags {
   out?: string;
@@ -20,36 +18,6 @@ function positiveInteger(name: string, value: string | undefined): number | unde
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new ArgumentError(name, `must be a positive integer, got "${value}"`);
   return n;
-}
-
-/** Progress on stderr: a bar per file on a terminal, a line per file otherwise. */
-function progressReporter(out: Output, verb: string): { onProgress: ProgressCallback; stop(): void } {
-  if (out.quiet || out.json) return { onProgress: () => undefined, stop: () => undefined };
-  let bar: SingleBar | null = null;
-  const tty = process.stderr.isTTY === true;
-  return {
-    onProgress: (p) => {
-      const mb = (n: number) => (n / 2 ** 20).toFixed(1);
-      if (p.status === 'initiate') {
-        if (tty) {
-          bar = new SingleBar({ format: `${verb} {file} [{bar}] {percentage}% {mb}/{totalMb} MiB`, stream: process.stderr, hideCursor: true });
-          bar.start(100, 0, { file: basename(p.file), mb: '0.0', totalMb: mb(p.total) });
-        }
-      } else if (p.status === 'progress') {
-        bar?.update(Math.floor(p.progress), { mb: mb(p.loaded), totalMb: mb(p.total) });
-      } else if (p.status === 'done') {
-        if (bar) {
-          bar.update(100, { mb: mb(p.loaded), totalMb: mb(p.total) });
-          bar.stop();
-          bar = null;
-        } else process.stderr.write(`${verb} ${p.file}: ${mb(p.loaded)} MiB\n`);
-      }
-    },
-    stop: () => {
-      (bar as SingleBar | null)?.stop();
-      bar = null;
-    },
-  };
 }
 
 /**

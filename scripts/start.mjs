@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// `npm start`: generates a grid of class-conditional images (one per class) into out/ from the
+// bundled model folder models/emoji-32. Until a trained transformer is in that folder, says
+// how to train one instead (no stand-in model). Extra arguments go to `maskgit generate`
+// (e.g. `npm start -- --steps 12 --out out/other.png`); MASKGIT_START_MODEL names another folder.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const model = process.env.MASKGIT_START_MODEL ?? join('models', 'emoji-32');
+const out = join('out', 'emoji-32-grid.png');
+
+function contents(dir) {
+  try {
+    const config = JSON.parse(readFileSync(resolve(root, dir, 'config.json'), 'utf8'));
+    return Array.isArray(config.contents) ? config.contents : ['transformer', 'tokenizer'];
+  } catch {
+    return null;
+  }
+}
+
+const parts = contents(model);
+if (!parts || !parts.includes('transformer') || !parts.includes('tokenizer') || !existsSync(resolve(root, model, 'model.safetensors'))) {
+  const found = parts ? `holds ${parts.join(' and ')} only` : 'has no model (no config.json)';
+  process.stderr.write(
+    [
+      `npm start: ${model} ${found}; generating needs a trained transformer and tokenizer there.`,
+      'Train them, then copy the result there:',
+      '  npx maskgit train-tokenizer --out runs/emoji-vq',
+      '  npx maskgit train --tokenizer runs/emoji-vq/model --out runs/emoji-tfm',
+      `  mkdir -p ${model} && cp runs/emoji-tfm/model/* ${model}/`,
+      'Or generate from any model folder: npx maskgit generate --model DIR --class all --out out/grid.png',
+    ].join('\n') + '\n',
+  );
+  process.exit(1);
+}
+
+const args = [join(root, 'dist/cli.js'), 'generate', '--model', model, '--class', 'all', '--seed', '0', '--out', out, ...process.argv.slice(2)];
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+process.exit(r.status ?? 1);
