@@ -206,3 +206,7 @@ export {
   type ClassConsistencyReport,
   type ClassConsistencyResult,
 } from './maskgit/train/class-consistency.js';
+export { evaluateMaskedTokens, MVTMTrainer, type MaskedTokenEval, type MVTMOptions, type StepResult } from './maskgit/train/trainer.js';
+export { batchAt, drawExample, maskBatch, maskCount, TrainingOrder, type ExampleDraw, type MaskedBatch, type MaskingOptions, type TokenData } from './maskgit/train/mvtm.js';
+export { initTrainingWeights, TrainableTransformer, type TrainDropout, type TrainForwardOptions } from './maskgit/train/model.js';
+export { encodeImages, flipHorizontal, tokenizeImages } from './maskgit/train/tokens.js';
