@@ -49,6 +49,7 @@ describe('maskgit evaluate', () => {
     expect(report).toEqual(printed);
     expect(report).toMatchObject({ numClasses: 9, samplesPerClass: 3, steps: 2, seed: 5, sets: ['twitter'], classNames: EMOJI_CLASSES, chance: 1 / 9 });
     expect(report.classifier).toMatchObject({ kind: 'knn', k: 5, metric: 'l2', featureSize: 8 });
+    expect((report as unknown as { sampling: unknown }).sampling).toEqual({ schedule: 'cosine', sampleTemperature: 1, choiceTemperature: 4.5 });
     expect(report.files).toEqual(['a/class-consistency.json', 'a/class-consistency.png']);
     expect(report.generated.count).toBe(27);
     expect(report.perClass.map((c) => c.modelClass)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
@@ -95,6 +96,8 @@ describe('maskgit evaluate', () => {
       [['evaluate', '--model', 'named', '--classifier', 'svm'], /--classifier: must be knn or centroid, got "svm"/],
       [['evaluate', '--model', 'named', '--samples-per-class', '0'], /--samples-per-class: must be an integer >= 1/],
       [['evaluate', '--model', 'named', '--sets', 'msn'], /--sets: unknown set "msn"/],
+      [['evaluate', '--model', 'named', '--choice-temperature', 'warm'], /--choice-temperature: must be a number, got "warm"/],
+      [['evaluate', '--model', 'named', '--sets', 'twitter', '--schedule', 'zigzag'], /--schedule: /],
       [['evaluate', '--model', 'unnamed', '--sets', 'twitter'], /has 10 classes \(besides a null class\) and no classNames, but the dataset has 9/],
     ];
     for (const [args, message] of cases) {

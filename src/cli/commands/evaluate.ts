@@ -10,8 +10,9 @@ import { DEFAULT_CLASSIFIER, type ClassifierKind } from '../../maskgit/train/cla
 import { classConsistencyGrid, evaluateClassConsistency, type ClassConsistencyProgress, type ClassConsistencyReport } from '../../maskgit/train/class-consistency.js';
 import { createEngine } from '../../tensor/engine.js';
 import type { Output } from '../output.js';
+import { asFlags, decodeFlags, decodeOptions, type SamplingFlags } from './sampling.js';
 
-interface EvaluateFlags {
+interface EvaluateFlags extends Pick<SamplingFlags, 'schedule' | 'sampleTemperature' | 'choiceTemperature' | 'topK' | 'topP' | 'guidance'> {
   model?: string;
   samplesPerClass: string;
   steps: string;
@@ -85,7 +86,7 @@ function summary(model: string, r: ClassConsistencyReport, files: string[]): str
  * training images, labels N generated samples per class).
  */
 export function registerEvaluate(program: Command, output: () => Output): void {
-  program
+  const command = program
     .command('evaluate')
     .description('class consistency of a model: a pixel classifier trained on the real emoji images labels its samples')
     .option('--model <dir>', 'model folder (transformer and tokenizer; its classes are the emoji categories)')
@@ -96,7 +97,8 @@ export function registerEvaluate(program: Command, output: () => Output): void {
     .option('--k <n>', 'neighbours for knn', String(DEFAULT_CLASSIFIER.k))
     .option('--batch <n>', 'images generated at once', '16')
     .option('--out <dir>', `folder for ${EVALUATE_FILES.report} and ${EVALUATE_FILES.grid} (default out/evaluate-<model folder name>)`)
-    .option('--sets <names>', `emoji sets of the real images, comma-separated: ${EMOJI_SETS.join(', ')}`, EMOJI_SETS.join(','))
+    .option('--sets <names>', `emoji sets of the real images, comma-separated: ${EMOJI_SETS.join(', ')}`, EMOJI_SETS.join(','));
+  decodeFlags(command)
     .addHelpText(
       'after',
       [
@@ -110,6 +112,7 @@ export function registerEvaluate(program: Command, output: () => Output): void {
         '  $ maskgit evaluate --model models/emoji-32',
         '  $ maskgit evaluate --model models/emoji-32 --samples-per-class 32 --seed 1 --out out/cas',
         '  $ maskgit evaluate --model models/emoji-32 --classifier centroid',
+        '  $ maskgit evaluate --model models/emoji-32 --guidance 2 --choice-temperature 2',
         '  $ maskgit --json evaluate --model models/emoji-32 --samples-per-class 4 --steps 8',
       ].join('\n'),
     )
@@ -124,6 +127,7 @@ export function registerEvaluate(program: Command, output: () => Output): void {
       if (flags.classifier !== 'knn' && flags.classifier !== 'centroid') throw new ArgumentError('--classifier', `must be knn or centroid, got "${flags.classifier}"`);
       const kind: ClassifierKind = flags.classifier;
       const sets = parseEmojiSets(flags.sets, '--sets');
+      const sampling = decodeOptions(flags);
       const folder = flags.out ?? join('out', `evaluate-${basename(resolve(flags.model))}`);
 
       const engine = await createEngine();
@@ -133,12 +137,12 @@ export function registerEvaluate(program: Command, output: () => Output): void {
       const report = reporter(out, data.classNames);
       let result: Awaited<ReturnType<typeof evaluateClassConsistency>>;
       try {
-        result = await evaluateClassConsistency(model, data, { samplesPerClass, steps, seed, batch, classifier: { kind, k }, onProgress: report.onProgress });
+        result = await asFlags(() => evaluateClassConsistency(model, data, { sampling, samplesPerClass, steps, seed, batch, classifier: { kind, k }, onProgress: report.onProgress }));
       } finally {
         report.stop();
       }
       const files = [join(folder, EVALUATE_FILES.report), join(folder, EVALUATE_FILES.grid)];
-      const json = { model: flags.model, sets, ...result.report, files };
+      const json = { model: flags.model, sets, sampling, ...result.report, files };
       await writeFileAtomic(files[0]!, JSON.stringify(json, null, 2) + '\n');
       await writeFileAtomic(files[1]!, encodePNG(classConsistencyGrid(result)));
       model.dispose();

@@ -78,16 +78,36 @@ export function samplingFlags(command: Command, defaults: { steps: string; start
     .option('--batch <n>', 'images to make (default: one per --class label); image i uses seed + i')
     .option('--seed <n>', 'random seed (image i of a batch uses seed + i)', '0')
     .option('--steps <n>', `decode steps T (default ${defaults.steps})`)
-    .option('--start-step <t>', `first step run (default ${defaults.startStep})`)
+    .option('--start-step <t>', `first step run (default ${defaults.startStep})`);
+  decodeFlags(command).option('--dtype <dtype>', 'weights on the GPU: auto (the file\'s), f32 or f16', 'auto');
+  if (tokensOut) command.option('--tokens-out <file.json>', 'also write the final image tokens as JSON (one array per image when batched)');
+  return command;
+}
+
+/** Adds the flags that tune the decode itself (schedule, temperatures, top-k/p, guidance). */
+export function decodeFlags(command: Command): Command {
+  return command
     .option('--schedule <name>', 'mask schedule: linear, cosine, square, cubic, sqrt, log, exp (pow<e> too)', 'cosine')
     .option('--sample-temperature <t>', 'temperature of the token draw; 0 = argmax', '1')
     .option('--choice-temperature <t>', 'scale of the confidence noise; 0 = none', '4.5')
     .option('--top-k <k>', 'draw among the k most likely tokens only (0 = off)')
     .option('--top-p <p>', 'draw within the top-p probability mass only (1 = off)')
-    .option('--guidance <scale>', 'classifier-free guidance scale (models with a null class)')
-    .option('--dtype <dtype>', 'weights on the GPU: auto (the file\'s), f32 or f16', 'auto');
-  if (tokensOut) command.option('--tokens-out <file.json>', 'also write the final image tokens as JSON (one array per image when batched)');
-  return command;
+    .option('--guidance <scale>', 'classifier-free guidance scale (models with a null class)');
+}
+
+/** The options set by decodeFlags' flags (checked by the library when used). */
+export function decodeOptions(flags: Pick<SamplingFlags, 'schedule' | 'sampleTemperature' | 'choiceTemperature' | 'topK' | 'topP' | 'guidance'>): Omit<SamplingOptions, 'seed' | 'steps' | 'onProgress'> {
+  const topK = integerFlag('--top-k', flags.topK, 0);
+  const topP = numberFlag('--top-p', flags.topP);
+  const guidance = numberFlag('--guidance', flags.guidance);
+  return {
+    schedule: (flags.schedule ?? 'cosine') as MaskSchedule,
+    sampleTemperature: numberFlag('--sample-temperature', flags.sampleTemperature)!,
+    choiceTemperature: numberFlag('--choice-temperature', flags.choiceTemperature)!,
+    ...(topK !== undefined ? { topK } : {}),
+    ...(topP !== undefined ? { topP } : {}),
+    ...(guidance !== undefined ? { guidance } : {}),
+  };
 }
 
 /** A number flag: an integer in [min, max] (undefined when not given). */
@@ -175,23 +195,15 @@ export async function readPNG(name: string, path: string): Promise<RGBAImage> {
 
 /** The sampling options from the flags, checked against the model's config. */
 export function samplingOptions(config: ModelFolderConfig, flags: SamplingFlags, defaults: { steps: number; startStep: number }): SamplingOptions & { batch?: number } {
-  const topK = integerFlag('--top-k', flags.topK, 0);
-  const topP = numberFlag('--top-p', flags.topP);
-  const guidance = numberFlag('--guidance', flags.guidance);
   const steps = integerFlag('--steps', flags.steps, 1, 1024);
   const startStep = integerFlag('--start-step', flags.startStep, 0, 1023);
   const batch = integerFlag('--batch', flags.batch, 1, 4096);
   const options: SamplingOptions & { batch?: number } = {
     ...(batch !== undefined ? { batch } : {}),
     seed: integerFlag('--seed', flags.seed, -(2 ** 53) + 1)!,
-    schedule: (flags.schedule ?? 'cosine') as MaskSchedule,
-    sampleTemperature: numberFlag('--sample-temperature', flags.sampleTemperature)!,
-    choiceTemperature: numberFlag('--choice-temperature', flags.choiceTemperature)!,
+    ...decodeOptions(flags),
     ...(steps !== undefined ? { steps } : {}),
     ...(startStep !== undefined ? { startStep } : {}),
-    ...(topK !== undefined ? { topK } : {}),
-    ...(topP !== undefined ? { topP } : {}),
-    ...(guidance !== undefined ? { guidance } : {}),
   };
   samplingDecodeOptions(config, options, defaults);
   return options;
