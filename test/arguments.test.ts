@@ -272,6 +272,11 @@ describe('argument validation', () => {
       ['createMaskGIT: config.numClasses 0', () => createMaskGIT({ ...config, numClasses: 0 }, model.weights), ArgumentError, /numClasses$/],
       ['createMaskGIT: weights "x"', () => createMaskGIT(config, 'x' as never), ArgumentError, 'weights'],
     ]);
+    // The messages say what was given (a string shown as one) and what is expected.
+    await expect(gen({ steps: '8' as never })()).rejects.toThrow(/^steps: must be a positive integer \(the number of decoding steps, e\.g\. 8\), got "8"$/);
+    await expect(gen({ sampleTemperature: '1' as never })()).rejects.toThrow(/^sampleTemperature: must be a finite number >= 0 \(0: greedy\), got "1"$/);
+    await expect(gen({ guidance: { scale: NaN } })()).rejects.toThrow(/^guidance\.scale: must be a finite number \(e\.g\. 2\), got NaN$/);
+    await expect(fill({}, image, { ...mask, width: S - 1 })()).rejects.toThrow(/^mask: is 31x32 pixels but the image is 32x32: give a mask of the image's size$/);
     // Every refusal came before any GPU work: nothing dispatched, uploaded or left allocated.
     await engine.sync();
     expect(engine.stats().dispatches).toBe(before.dispatches);
