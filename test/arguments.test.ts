@@ -227,6 +227,8 @@ describe('argument validation', () => {
       ['inpaint: an image of half the size', fill({}, small, { ...mask, width: S / 2 }), ArgumentError, 'image'],
       ['inpaint: an image with too few bytes', fill({}, { ...image, data: new Uint8Array(10) }), ArgumentError, 'image'],
       ['inpaint: image null', fill({}, null), ArgumentError, 'image'],
+      ["inpaint: an image of a canvas's ImageData (Uint8ClampedArray)", fill({}, { ...image, data: new Uint8ClampedArray(S * S * 4) }), ArgumentError, 'image'],
+      ["inpaint: a mask of a canvas's ImageData (Uint8ClampedArray)", fill({}, image, { ...mask, data: new Uint8ClampedArray(S * S * 4) }), ArgumentError, 'mask'],
       ['inpaint: a mask of the wrong size', fill({}, image, { ...mask, width: S - 1 }), ArgumentError, 'mask'],
       ['inpaint: a mask with too few entries', fill({}, image, { ...mask, data: new Uint8Array(S) }), ArgumentError, 'mask'],
       ['inpaint: mask "all"', fill({}, image, 'all'), ArgumentError, 'mask'],
@@ -277,6 +279,7 @@ describe('argument validation', () => {
     await expect(gen({ sampleTemperature: '1' as never })()).rejects.toThrow(/^sampleTemperature: must be a finite number >= 0 \(0: greedy\), got "1"$/);
     await expect(gen({ guidance: { scale: NaN } })()).rejects.toThrow(/^guidance\.scale: must be a finite number \(e\.g\. 2\), got NaN$/);
     await expect(fill({}, image, { ...mask, width: S - 1 })()).rejects.toThrow(/^mask: is 31x32 pixels but the image is 32x32: give a mask of the image's size$/);
+    await expect(fill({}, { ...image, data: new Uint8ClampedArray(S * S * 4) })()).rejects.toThrow(/^image: data is a Uint8ClampedArray .*new Uint8Array\(data\.buffer, data\.byteOffset, data\.length\)/);
     // Every refusal came before any GPU work: nothing dispatched, uploaded or left allocated.
     await engine.sync();
     expect(engine.stats().dispatches).toBe(before.dispatches);
