@@ -9,24 +9,36 @@ import {
   ArgumentError,
   convertFlaxCheckpoints,
   createEngine,
+  createMaskGIT,
   decodeTokens,
   DisposedError,
+  editBox,
+  generate,
+  inpaint,
+  loadMaskGIT,
   loadModelWeights,
   loadSafetensors,
   maskCounts,
   ModelCache,
   ops,
+  outpaint,
   ShapeError,
   sortCheckpoints,
   writeModelFolder,
   type DecodeOptions,
+  type EditOptions,
   type Engine,
+  type GenerateOptions,
+  type InpaintOptions,
   type MaskSchedule,
+  type OutpaintOptions,
+  type RGBAImage,
 } from '../src/node.js';
 import { decodePNG } from '../src/io/png.js';
 import { getEngine } from './helpers/engine.js';
 import { TINY_MODEL_CONFIG } from './helpers/model-versions.js';
 import { smallConfig, standInModel } from './helpers/standin-model.js';
+import { tinyConfig, tinyModel, tinyTensors } from './helpers/tiny-maskgit.js';
 
 const work = mkdtempSync(join(tmpdir(), 'maskgit-args-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -138,6 +150,150 @@ describe('argument validation', () => {
     expect(engine.stats().dispatches).toBe(before.dispatches);
     expect(engine.stats().pool.bytesInUse).toBe(before.pool.bytesInUse);
     model.dispose();
+  });
+
+  it('generate / inpaint / outpaint / editBox / loadMaskGIT / createMaskGIT: the calls users make', async () => {
+    const engine = await getEngine();
+    const config = tinyConfig({ classes: 10, nullClass: 9 });
+    const unguided = tinyModel(engine, tinyConfig({ classes: 10 }));
+    const model = tinyModel(engine, config);
+    const S = config.imageSize;
+    const image: RGBAImage = { width: S, height: S, data: new Uint8Array(S * S * 4).fill(200) };
+    const small: RGBAImage = { width: S / 2, height: S, data: new Uint8Array((S / 2) * S * 4) };
+    const wide: RGBAImage = { width: 2 * S, height: S, data: new Uint8Array(2 * S * S * 4) };
+    const mask = { width: S, height: S, data: new Uint8Array(S * S).fill(1, 0, 40) };
+    const box = { top: 4, left: 4, height: 8, width: 8 };
+    const gen = (options: Partial<GenerateOptions>, m = model) => () => generate(m, { classes: 1, ...options } as GenerateOptions);
+    const fill = (options: Partial<InpaintOptions>, img: unknown = image, msk: unknown = mask) => () => inpaint(model, img as RGBAImage, msk as never, { class: 1, ...options } as InpaintOptions);
+    const extend = (options: Partial<OutpaintOptions>, img: RGBAImage = image) => () => outpaint(model, img, { side: 'right', amount: 8, class: 1, ...options } as OutpaintOptions);
+    const edit = (b: unknown, target: unknown, options: Partial<EditOptions> = {}, img: unknown = image) => () => editBox(model, img as RGBAImage, b as never, target as number, options);
+    const folder = join(work, 'tiny');
+    await writeModelFolder(folder, config, tinyTensors(config));
+    await engine.sync();
+    const before = engine.stats();
+    await expectCases([
+      // generate
+      ['generate: class 10 of 10', gen({ classes: 10 }), ArgumentError, 'classes'],
+      ['generate: class -1', gen({ classes: [-1] }), ArgumentError, 'classes'],
+      ['generate: class 2.5', gen({ classes: 2.5 }), ArgumentError, 'classes'],
+      ['generate: classes "1"', gen({ classes: '1' as never }), ArgumentError, 'classes'],
+      ['generate: classes []', gen({ classes: [] }), ArgumentError, 'classes'],
+      ['generate: classes missing', gen({ classes: nothing }), ArgumentError, 'classes'],
+      ['generate: batch 0', gen({ batch: 0 }), ArgumentError, 'batch'],
+      ['generate: batch -2', gen({ batch: -2 }), ArgumentError, 'batch'],
+      ['generate: batch 1.5', gen({ batch: 1.5 }), ArgumentError, 'batch'],
+      ['generate: batch NaN', gen({ batch: NaN }), ArgumentError, 'batch'],
+      ['generate: batch 3 for two labels', gen({ classes: [1, 2], batch: 3 }), ArgumentError, 'batch'],
+      ['generate: batch 10^12', gen({ batch: 1e12 }), ArgumentError, 'batch'],
+      ['generate: steps 0', gen({ steps: 0 }), ArgumentError, 'steps'],
+      ['generate: steps -3', gen({ steps: -3 }), ArgumentError, 'steps'],
+      ['generate: steps 1.5', gen({ steps: 1.5 }), ArgumentError, 'steps'],
+      ['generate: steps NaN', gen({ steps: NaN }), ArgumentError, 'steps'],
+      ['generate: steps "8"', gen({ steps: '8' as never }), ArgumentError, 'steps'],
+      ['generate: startStep = steps', gen({ steps: 4, startStep: 4 }), ArgumentError, 'startStep'],
+      ['generate: startStep -1', gen({ startStep: -1 }), ArgumentError, 'startStep'],
+      ['generate: schedule "quadratic"', gen({ schedule: 'quadratic' as MaskSchedule }), ArgumentError, 'schedule'],
+      ['generate: sampleTemperature NaN', gen({ sampleTemperature: NaN }), ArgumentError, 'sampleTemperature'],
+      ['generate: sampleTemperature -1', gen({ sampleTemperature: -1 }), ArgumentError, 'sampleTemperature'],
+      ['generate: choiceTemperature NaN', gen({ choiceTemperature: NaN }), ArgumentError, 'choiceTemperature'],
+      ['generate: choiceTemperature -4.5', gen({ choiceTemperature: -4.5 }), ArgumentError, 'choiceTemperature'],
+      ['generate: topK -1', gen({ topK: -1 }), ArgumentError, 'topK'],
+      ['generate: topP 2', gen({ topP: 2 }), ArgumentError, 'topP'],
+      ['generate: seed NaN', gen({ seed: NaN }), ArgumentError, 'seed'],
+      ['generate: seed 1.5', gen({ seed: 1.5 }), ArgumentError, 'seed'],
+      ['generate: seed "7"', gen({ seed: '7' as never }), ArgumentError, 'seed'],
+      ['generate: guidance NaN', gen({ guidance: NaN }), ArgumentError, 'guidance.scale'],
+      ['generate: guidance "2"', gen({ guidance: '2' as never }), ArgumentError, 'guidance'],
+      ['generate: guidance.ramp "cubic"', gen({ guidance: { scale: 2, ramp: 'cubic' as never } }), ArgumentError, 'guidance.ramp'],
+      ['generate: guidance without a null class', gen({ guidance: 2 }, unguided), ArgumentError, 'guidance'],
+      ['generate: frames "yes"', gen({ frames: 'yes' as never }), ArgumentError, 'frames'],
+      ['generate: onProgress 5', gen({ onProgress: 5 as never }), ArgumentError, 'onProgress'],
+      ['generate: options null', () => generate(model, null as never), ArgumentError, 'options'],
+      ['generate: model {}', () => generate({} as never, { classes: 1 }), ArgumentError, 'model'],
+      ['generate: model null', () => generate(null as never, { classes: 1 }), ArgumentError, 'model'],
+      // inpaint
+      ['inpaint: class 10', fill({ class: 10 }), ArgumentError, 'class'],
+      ['inpaint: class missing', fill({ class: nothing }), ArgumentError, 'class'],
+      ['inpaint: class NaN', fill({ class: NaN }), ArgumentError, 'class'],
+      ['inpaint: batch 0', fill({ batch: 0 }), ArgumentError, 'batch'],
+      ['inpaint: steps 0', fill({ steps: 0 }), ArgumentError, 'steps'],
+      ['inpaint: startStep = steps', fill({ steps: 6, startStep: 6 }), ArgumentError, 'startStep'],
+      ['inpaint: schedule "pow"', fill({ schedule: 'pow' as MaskSchedule }), ArgumentError, 'schedule'],
+      ['inpaint: sampleTemperature -0.1', fill({ sampleTemperature: -0.1 }), ArgumentError, 'sampleTemperature'],
+      ['inpaint: choiceTemperature NaN', fill({ choiceTemperature: NaN }), ArgumentError, 'choiceTemperature'],
+      ['inpaint: blurRadius -1', fill({ blurRadius: -1 }), ArgumentError, 'blurRadius'],
+      ['inpaint: blurRadius NaN', fill({ blurRadius: NaN }), ArgumentError, 'blurRadius'],
+      ['inpaint: seed NaN', fill({ seed: NaN }), ArgumentError, 'seed'],
+      ['inpaint: an image of half the size', fill({}, small, { ...mask, width: S / 2 }), ArgumentError, 'image'],
+      ['inpaint: an image with too few bytes', fill({}, { ...image, data: new Uint8Array(10) }), ArgumentError, 'image'],
+      ['inpaint: image null', fill({}, null), ArgumentError, 'image'],
+      ["inpaint: an image of a canvas's ImageData (Uint8ClampedArray)", fill({}, { ...image, data: new Uint8ClampedArray(S * S * 4) }), ArgumentError, 'image'],
+      ["inpaint: a mask of a canvas's ImageData (Uint8ClampedArray)", fill({}, image, { ...mask, data: new Uint8ClampedArray(S * S * 4) }), ArgumentError, 'mask'],
+      ['inpaint: a mask of the wrong size', fill({}, image, { ...mask, width: S - 1 }), ArgumentError, 'mask'],
+      ['inpaint: a mask with too few entries', fill({}, image, { ...mask, data: new Uint8Array(S) }), ArgumentError, 'mask'],
+      ['inpaint: mask "all"', fill({}, image, 'all'), ArgumentError, 'mask'],
+      ['inpaint: mask null', fill({}, image, null), ArgumentError, 'mask'],
+      ['inpaint: a mask that masks nothing', fill({}, image, { ...mask, data: new Uint8Array(S * S) }), ArgumentError, 'mask'],
+      ['inpaint: options null', () => inpaint(model, image, mask, null as never), ArgumentError, 'options'],
+      ['inpaint: model {}', () => inpaint({} as never, image, mask, { class: 1 }), ArgumentError, 'model'],
+      // outpaint
+      ['outpaint: side "up"', extend({ side: 'up' as never }), ArgumentError, 'side'],
+      ['outpaint: side missing', extend({ side: nothing }), ArgumentError, 'side'],
+      ['outpaint: amount 0', extend({ amount: 0 }), ArgumentError, 'amount'],
+      ['outpaint: amount 1.5', extend({ amount: 1.5 }), ArgumentError, 'amount'],
+      ['outpaint: amount 10^9', extend({ amount: 1e9 }), ArgumentError, 'amount'],
+      ['outpaint: class 10', extend({ class: 10 }), ArgumentError, 'class'],
+      ['outpaint: batch 0', extend({ batch: 0 }), ArgumentError, 'batch'],
+      ['outpaint: steps 0', extend({ steps: 0 }), ArgumentError, 'steps'],
+      ['outpaint: choiceTemperature -1', extend({ choiceTemperature: -1 }), ArgumentError, 'choiceTemperature'],
+      ['outpaint: an image of the wrong height', extend({}, { ...wide, height: S / 2, data: new Uint8Array(S * S * 4) }), ArgumentError, 'image'],
+      ['outpaint: an image too narrow to extend', extend({}, { width: 4, height: S, data: new Uint8Array(4 * S * 4) }), ArgumentError, 'image'],
+      ['outpaint: options null', () => outpaint(model, image, null as never), ArgumentError, 'options'],
+      // editBox
+      ['editBox: box reaching outside', edit({ ...box, left: S - 4 }, 1), ArgumentError, 'box'],
+      ['editBox: box height 0', edit({ ...box, height: 0 }, 1), ArgumentError, 'box'],
+      ['editBox: box top -1', edit({ ...box, top: -1 }, 1), ArgumentError, 'box'],
+      ['editBox: box width NaN', edit({ ...box, width: NaN }, 1), ArgumentError, 'box'],
+      ['editBox: box null', edit(null, 1), ArgumentError, 'box'],
+      ['editBox: box [0, 0, 8, 8]', edit([0, 0, 8, 8], 1), ArgumentError, 'box'],
+      ['editBox: targetClass 10', edit(box, 10), ArgumentError, 'targetClass'],
+      ['editBox: targetClass missing', edit(box, undefined), ArgumentError, 'targetClass'],
+      ['editBox: steps 0', edit(box, 1, { steps: 0 }), ArgumentError, 'steps'],
+      ['editBox: batch 0', edit(box, 1, { batch: 0 }), ArgumentError, 'batch'],
+      ['editBox: sampleTemperature NaN', edit(box, 1, { sampleTemperature: NaN }), ArgumentError, 'sampleTemperature'],
+      ['editBox: an image twice as wide', edit(box, 1, {}, wide), ArgumentError, 'image'],
+      ['editBox: options "x"', edit(box, 1, 'x' as never), ArgumentError, 'options'],
+      // loadMaskGIT / createMaskGIT
+      ['loadMaskGIT: engine null', () => loadMaskGIT(null as never, folder), ArgumentError, 'engine'],
+      ['loadMaskGIT: path ""', () => loadMaskGIT(engine, ''), ArgumentError, 'path'],
+      ['loadMaskGIT: path 5', () => loadMaskGIT(engine, 5 as never), ArgumentError, 'path'],
+      ['loadMaskGIT: dtype "f64"', () => loadMaskGIT(engine, folder, { dtype: 'f64' as never }), ArgumentError, 'dtype'],
+      ['loadMaskGIT: onProgress "x"', () => loadMaskGIT(engine, folder, { onProgress: 'x' as never }), ArgumentError, 'onProgress'],
+      ['loadMaskGIT: options 5', () => loadMaskGIT(engine, folder, 5 as never), ArgumentError, 'options'],
+      ['createMaskGIT: config null', () => createMaskGIT(null as never, new Map()), ArgumentError, 'config'],
+      ['createMaskGIT: config.numClasses 0', () => createMaskGIT({ ...config, numClasses: 0 }, model.weights), ArgumentError, /numClasses$/],
+      ['createMaskGIT: weights "x"', () => createMaskGIT(config, 'x' as never), ArgumentError, 'weights'],
+    ]);
+    // The messages say what was given (a string shown as one) and what is expected.
+    await expect(gen({ steps: '8' as never })()).rejects.toThrow(/^steps: must be a positive integer \(the number of decoding steps, e\.g\. 8\), got "8"$/);
+    await expect(gen({ sampleTemperature: '1' as never })()).rejects.toThrow(/^sampleTemperature: must be a finite number >= 0 \(0: greedy\), got "1"$/);
+    await expect(gen({ guidance: { scale: NaN } })()).rejects.toThrow(/^guidance\.scale: must be a finite number \(e\.g\. 2\), got NaN$/);
+    await expect(fill({}, image, { ...mask, width: S - 1 })()).rejects.toThrow(/^mask: is 31x32 pixels but the image is 32x32: give a mask of the image's size$/);
+    await expect(fill({}, { ...image, data: new Uint8ClampedArray(S * S * 4) })()).rejects.toThrow(/^image: data is a Uint8ClampedArray .*new Uint8Array\(data\.buffer, data\.byteOffset, data\.length\)/);
+    // Every refusal came before any GPU work: nothing dispatched, uploaded or left allocated.
+    await engine.sync();
+    expect(engine.stats().dispatches).toBe(before.dispatches);
+    expect(engine.stats().uploads).toBe(before.uploads);
+    expect(engine.stats().pool.bytesInUse).toBe(before.pool.bytesInUse);
+    // The same calls with valid arguments work (the cases above failed for their one bad value).
+    const loaded = await loadMaskGIT(engine, folder);
+    expect((await generate(loaded, { classes: 1, steps: 2 })).images).toHaveLength(1);
+    expect((await inpaint(model, image, mask, { class: 1, steps: 2 })).images).toHaveLength(1);
+    expect((await outpaint(model, image, { side: 'right', amount: 8, class: 1, steps: 2 })).images[0]!.width).toBe(S + 8);
+    expect((await editBox(model, image, box, 1, { steps: 2 })).images).toHaveLength(1);
+    loaded.dispose();
+    model.dispose();
+    unguided.dispose();
   });
 
   it('loadModelWeights / loadSafetensors: path, engine and options', async () => {

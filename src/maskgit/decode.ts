@@ -241,18 +241,18 @@ export function checkSamplingOptions(config: Pick<DecodeConfig, 'nullClassId'>, 
   checkSteps(options.steps ?? 8, options.startStep ?? 0);
   checkSchedule(options.schedule ?? 'cosine');
   for (const [name, value] of [['sampleTemperature', options.sampleTemperature ?? 1], ['choiceTemperature', options.choiceTemperature ?? 4.5]] as const) {
-    if (typeof value !== 'number' || !(value >= 0 && Number.isFinite(value))) throw new ArgumentError(name, `must be a finite number >= 0, got ${value}`);
+    if (typeof value !== 'number' || !(value >= 0 && Number.isFinite(value))) throw new ArgumentError(name, `must be a finite number >= 0 (0: greedy), got ${describeValue(value)}`);
   }
   const topK = options.topK ?? 0;
-  if (!Number.isInteger(topK) || topK < 0) throw new ArgumentError('topK', `must be an integer >= 0 (0: off), got ${topK}`);
+  if (!Number.isInteger(topK) || topK < 0) throw new ArgumentError('topK', `must be an integer >= 0 (0: off), got ${describeValue(topK)}`);
   const topP = options.topP ?? 1;
-  if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) throw new ArgumentError('topP', `must be in (0, 1] (1: off), got ${topP}`);
+  if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) throw new ArgumentError('topP', `must be in (0, 1] (1: off), got ${describeValue(topP)}`);
   if (options.guidance !== undefined) {
     if (!isPlainObject(options.guidance)) throw new ArgumentError('guidance', `must be { scale, ramp? }, got ${describeValue(options.guidance)}`);
     if (config.nullClassId === null) throw new ArgumentError('guidance', 'this model has no null class (config.nullClassId), so it cannot be guided');
-    if (typeof options.guidance.scale !== 'number' || !Number.isFinite(options.guidance.scale)) throw new ArgumentError('guidance.scale', `must be finite, got ${options.guidance.scale}`);
+    if (typeof options.guidance.scale !== 'number' || !Number.isFinite(options.guidance.scale)) throw new ArgumentError('guidance.scale', `must be a finite number (e.g. 2), got ${describeValue(options.guidance.scale)}`);
     const ramp = options.guidance.ramp ?? 'constant';
-    if (ramp !== 'constant' && ramp !== 'linear') throw new ArgumentError('guidance.ramp', `must be "constant" or "linear", got ${String(ramp)}`);
+    if (ramp !== 'constant' && ramp !== 'linear') throw new ArgumentError('guidance.ramp', `must be "constant" or "linear", got ${describeValue(ramp)}`);
   }
 }
 

@@ -106,12 +106,18 @@ const WINDOW_SEED_STRIDE = 0x9e3779b9;
 
 // ------------------------------------------------------------------ masks and blending (host)
 
+/** What a canvas's ImageData holds: the same bytes can be viewed as a Uint8Array without a copy. */
+const CLAMPED_DATA = `data is a Uint8ClampedArray (a canvas's ImageData); pass { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) }`;
+
 /** Throws ArgumentError unless `image` is an RGBAImage (`name` names it). */
 export function checkImage(name: string, image: unknown): asserts image is RGBAImage {
   if (!isPlainObject(image)) throw new ArgumentError(name, `must be an RGBA image { width, height, data }, got ${describeValue(image)}`);
   const { width, height, data } = image;
   if (typeof width !== 'number' || typeof height !== 'number' || !Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1) {
     throw new ArgumentError(name, `width and height must be positive integers, got ${describeValue(width)} x ${describeValue(height)}`);
+  }
+  if (data instanceof Uint8ClampedArray) {
+    throw new ArgumentError(name, CLAMPED_DATA);
   }
   if (!(data instanceof Uint8Array) || data.length !== width * height * 4) {
     throw new ArgumentError(name, `data must be a Uint8Array of width x height x 4 = ${width * height * 4} bytes (RGBA), got ${describeValue(data)}${data instanceof Uint8Array ? ` of ${data.length}` : ''}`);
@@ -131,6 +137,8 @@ export function pixelMask(mask: PixelMask, width: number, height: number, name =
     for (let i = 0; i < n; i++) out[i] = ((data[i * 4]! + data[i * 4 + 1]! + data[i * 4 + 2]!) / 3) * (data[i * 4 + 3]! / 255) >= 128 ? 1 : 0;
   } else if ((data instanceof Uint8Array || Array.isArray(data)) && data.length === n) {
     for (let i = 0; i < n; i++) out[i] = data[i] ? 1 : 0;
+  } else if (data instanceof Uint8ClampedArray) {
+    throw new ArgumentError(name, CLAMPED_DATA);
   } else {
     throw new ArgumentError(name, `data must hold ${n} entries (one per pixel) or ${n * 4} bytes (RGBA), got ${describeValue(data)}`);
   }

@@ -1,3 +1,5 @@
+import { describeValue, optionsObject } from '../arguments.js';
+import { ArgumentError } from '../errors.js';
 import { loadModelWeights, type LoadWeightsOptions, type ModelFolderConfig } from '../io/model.js';
 import type { Engine } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -36,6 +38,9 @@ export interface LoadedMaskGIT extends MaskGITModel {
  */
 export function createMaskGIT(config: MaskGITConfig, weights: ReadonlyMap<string, Tensor>): MaskGITModel {
   validateConfig(config);
+  if (!(weights instanceof Map)) {
+    throw new ArgumentError('weights', `must be a Map of parameter name to tensor (loadModelWeights, randomWeights or a trainer's), got ${describeValue(weights)}`);
+  }
   checkWeights(weights, [...transformerParams(config.transformer), ...tokenizerParams(config.tokenizer)]);
   const transformer = new BidirectionalTransformer(weights, config.transformer);
   const tokenizer = VQGANTokenizer.fromWeights(weights, config.tokenizer);
@@ -49,6 +54,8 @@ export function createMaskGIT(config: MaskGITConfig, weights: ReadonlyMap<string
  * is missing otherwise).
  */
 export async function loadMaskGIT(engine: Engine, dirOrUrl: string | URL, options: LoadMaskGITOptions = {}): Promise<LoadedMaskGIT> {
+  // Checked here: spreading a non-object into the loader's options would silently drop it.
+  options = optionsObject('options', options);
   const { config, weights, dtype } = await loadModelWeights(engine, dirOrUrl, { ...options, parts: ['transformer', 'tokenizer'] });
   let modules: MaskGITModel;
   try {

@@ -1,3 +1,4 @@
+import { describeValue } from '../arguments.js';
 import { ArgumentError } from '../errors.js';
 
 /**
@@ -33,7 +34,7 @@ function powExponent(schedule: string): number | null {
 
 /** Throws ArgumentError unless `schedule` names a known schedule. */
 export function checkSchedule(schedule: string): asserts schedule is MaskSchedule {
-  if (typeof schedule !== 'string') throw new ArgumentError('schedule', `must be a schedule name, got ${typeof schedule}`);
+  if (typeof schedule !== 'string') throw new ArgumentError('schedule', `must be a schedule name (cosine, linear, ...), got ${describeValue(schedule)}`);
   const known = ['cosine', 'linear', 'uniform', 'log', 'exp'];
   if (!known.includes(schedule) && powExponent(schedule) === null) {
     throw new ArgumentError('schedule', `unknown mask schedule "${schedule}"; use cosine, linear (uniform), square, cubic, sqrt, pow<e>, log or exp`);
@@ -102,9 +103,9 @@ export function maskCounts(schedule: MaskSchedule, total: number, steps: number,
 export const MAX_DECODE_STEPS = 1024;
 
 export function checkSteps(steps: number, startStep: number): void {
-  if (!Number.isInteger(steps) || steps < 1) throw new ArgumentError('steps', `must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1) throw new ArgumentError('steps', `must be a positive integer (the number of decoding steps, e.g. 8), got ${describeValue(steps)}`);
   if (steps > MAX_DECODE_STEPS) throw new ArgumentError('steps', `${steps} is more than the ${MAX_DECODE_STEPS} decoding supports`);
   if (!Number.isInteger(startStep) || startStep < 0 || startStep >= steps) {
-    throw new ArgumentError('startStep', `must be an integer in [0, ${steps - 1}], got ${startStep}`);
+    throw new ArgumentError('startStep', `must be an integer in [0, ${steps - 1}] (below steps), got ${describeValue(startStep)}`);
   }
 }

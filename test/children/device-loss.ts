@@ -2,16 +2,10 @@
 // reports for each: what the pending call rejected with, how long after the loss, and whether
 // a new engine made afterwards in this process computes correctly. Run by
 // test/device-loss.test.ts in a child process (dawn.node may crash on teardown).
-import { createEngine, decodeTokens, DeviceError, ops, type Engine } from '../../src/node.js';
+import { createEngine, decodeTokens, ops, type Engine } from '../../src/node.js';
 import { smallConfig, standInModel } from '../helpers/standin-model.js';
+import { loseWith, runUntilLost } from './lose.js';
 import { report } from './report.js';
-
-type Lose = (engine: Engine) => void;
-const loseWith: Record<string, Lose> = {
-  engine: (engine) => engine.destroy(),
-  // As when the driver or the browser takes the device: the engine learns of it from device.lost.
-  device: (engine) => engine.device.destroy(),
-};
 
 /** Each scenario starts work on `engine`, loses the device at a chosen moment through `lose`, and returns the promise of that work. */
 const scenarios: Record<string, (engine: Engine, lose: () => void) => Promise<unknown>> = {
@@ -83,25 +77,13 @@ for (const [name, run] of Object.entries(scenarios)) {
   if (only && name !== only) continue;
   for (const [how, lose] of Object.entries(loseWith)) {
     const engine = await createEngine();
-    let lostAt = 0;
-    const started = performance.now();
-    let outcome: { error: string; message: string } | { resolved: true };
-    try {
-      await run(engine, () => {
-        lostAt = performance.now();
-        lose(engine);
-      });
-      outcome = { resolved: true };
-    } catch (error) {
-      outcome = { error: error instanceof DeviceError ? 'DeviceError' : (error as Error).constructor.name, message: String((error as Error).message).slice(0, 200) };
-    }
-    const settledMs = performance.now() - (lostAt || started);
+    const outcome = await runUntilLost(engine, lose, (lost) => run(engine, lost));
     // A new engine in this process: a small op, its result checked.
     const fresh = await createEngine();
     const x = fresh.tensor([1, 2, 3], [3]);
     const sum = [...(await ops.add(x, ops.mul(x, x)).read())];
     fresh.destroy();
-    report({ scenario: name, lostBy: how, ...outcome, lost: lostAt > 0, settledMs: Math.round(settledMs), freshEngine: sum });
+    report({ scenario: name, lostBy: how, ...outcome, freshEngine: sum });
   }
 }
 report({ done: true });

@@ -1,6 +1,6 @@
-// Mutations of PNG files, shared by the fuzz tests of decodePNG (fuzz-png.test.ts) and, later,
-// of whatever takes images from users (editing inputs and masks): valid PNGs of every colour
-// type and depth, mutated chunk by chunk (IHDR fields set to boundary values, chunks dropped,
+// Mutations of PNG files, shared by the fuzz tests of decodePNG and of what takes images from
+// users (masks given to inpaint), both in fuzz-png.test.ts: valid PNGs of every colour type and
+// depth, mutated chunk by chunk (IHDR fields set to boundary values, chunks dropped,
 // repeated, reordered, split or inserted, image data replaced by too little, too much or a
 // decompression bomb, CRCs left wrong) and byte by byte.
 import fc from 'fast-check';
@@ -201,14 +201,24 @@ export function mutateChunks(png: Uint8Array, ops: readonly ChunkMutation[]): Ui
   return serialise(chunks);
 }
 
-export const caseSpec = fc.record({
-  image: imageSpec,
-  other: imageSpec,
-  chunks: mutations(3, 1, chunkMutation, 3),
-  bytes: mutations(1, 3, byteMutation, 2),
-});
+/** A valid PNG of `image`'s kind, mutated chunk by chunk and byte by byte (`other` is spliced from). */
+function cases(image: fc.Arbitrary<ImageSpec>) {
+  return fc.record({
+    image,
+    other: imageSpec,
+    chunks: mutations(3, 1, chunkMutation, 3),
+    bytes: mutations(1, 3, byteMutation, 2),
+  });
+}
+
+export const caseSpec = cases(imageSpec);
 
 export type CaseSpec = typeof caseSpec extends fc.Arbitrary<infer T> ? T : never;
+
+/** Cases of a mask for a `size` x `size` image: valid PNGs of that size (every colour type and depth), mutated as caseSpec's are. */
+export function maskCaseSpec(size: number): fc.Arbitrary<CaseSpec> {
+  return cases(imageSpec.map((s) => ({ ...s, width: size, height: size })));
+}
 
 export function mutated(c: CaseSpec): Uint8Array {
   const png = makePNG(c.image);
