@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// `npm start`: generates a grid of class-conditional images (one per class) into out/ from the
-// bundled model folder models/emoji-32. Until a trained transformer is in that folder, says
-// how to train one instead (no stand-in model). Extra arguments go to `maskgit generate`
-// (e.g. `npm start -- --steps 12 --out out/other.png`); MASKGIT_START_MODEL names another folder.
+// `npm start`: generates a grid of class-conditional images (8 per class, a row per class) into
+// out/ from the bundled model folder models/emoji-32 (trained here: README "The bundled model"). A folder
+// without a trained transformer gets instructions to train one instead (no stand-in model).
+// Extra arguments go to `maskgit generate` (e.g. `npm start -- --steps 12 --out out/other.png`); MASKGIT_START_MODEL names another folder.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -12,16 +12,16 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const model = process.env.MASKGIT_START_MODEL ?? join('models', 'emoji-32');
 const out = join('out', 'emoji-32-grid.png');
 
-function contents(dir) {
+function readConfig(dir) {
   try {
-    const config = JSON.parse(readFileSync(resolve(root, dir, 'config.json'), 'utf8'));
-    return Array.isArray(config.contents) ? config.contents : ['transformer', 'tokenizer'];
+    return JSON.parse(readFileSync(resolve(root, dir, 'config.json'), 'utf8'));
   } catch {
     return null;
   }
 }
 
-const parts = contents(model);
+const config = readConfig(model);
+const parts = config ? (Array.isArray(config.contents) ? config.contents : ['transformer', 'tokenizer']) : null;
 if (!parts || !parts.includes('transformer') || !parts.includes('tokenizer') || !existsSync(resolve(root, model, 'model.safetensors'))) {
   const found = parts ? `holds ${parts.join(' and ')} only` : 'has no model (no config.json)';
   process.stderr.write(
@@ -37,6 +37,9 @@ if (!parts || !parts.includes('transformer') || !parts.includes('tokenizer') || 
   process.exit(1);
 }
 
-const args = [join(root, 'dist/cli.js'), 'generate', '--model', model, '--class', 'all', '--seed', '0', '--out', out, ...process.argv.slice(2)];
+// Classifier-free guidance where the model has a null class: scale 4 doubles the bundled
+// model's class consistency (docs/emoji-32). A --guidance given after `--` overrides it.
+const guidance = typeof config.nullClassId === 'number' ? ['--guidance', '4'] : [];
+const args = [join(root, 'dist/cli.js'), 'generate', '--model', model, '--class', 'all', '--per-class', '8', '--seed', '0', ...guidance, '--out', out, ...process.argv.slice(2)];
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);

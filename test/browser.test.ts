@@ -94,7 +94,7 @@ describe('the demo page in Chromium', () => {
     expect(pageBits).toEqual(mirror);
 
     // 2. Generate through the page's own controls path.
-    const request = { classLabel: 1, seed: 7, steps: 8 };
+    const request = { classLabel: 1, seed: 7, steps: 8, guidance: 4 };
     const generated = await page.evaluate((r) => window.maskgitApp.runGenerate(r), request);
     const canvas = Uint8Array.from(await page.evaluate(() => window.maskgitApp.canvasPixels()));
     mkdirSync(artifacts, { recursive: true });

