@@ -101,7 +101,8 @@ export function localModelFolder(dir: string | URL): ModelFileSource {
   };
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether a file or folder exists at `path`. */
+export async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);
     return true;

@@ -1,10 +1,10 @@
 // A whole tokenizer training run in a folder (Node: files on disk): periodic evaluation,
 // sample grids, loss curves and checkpoints, resumable exactly. The CLI's train-tokenizer.
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { loadModelWeights, loadSafetensors } from '../../io/model.js';
-import { writeModelFolder } from '../../io/node-files.js';
+import { exists, writeModelFolder } from '../../io/node-files.js';
 import { encodePNG } from '../../io/png.js';
 import { ArgumentError, CheckpointError } from '../../errors.js';
 import type { Engine } from '../../tensor/engine.js';
@@ -58,16 +58,8 @@ export type TrainEvent =
   | { type: 'checkpoint'; step: number; dir: string }
   | { type: 'done'; step: number; steps: number; finished: boolean; trainSeconds: number; wallSeconds: number; examplesPerSecond: number; eval: EvalRecord | null; files: string[] };
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function positiveInteger(name: string, value: number): number {
+/** An option that must be an integer >= 1 (both training runs check theirs with it). */
+export function positiveInteger(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) throw new ArgumentError(name, `must be a positive integer, got ${value}`);
   return value;
 }
