@@ -1,8 +1,6 @@
 import activationSource from '../../../kernels/activation.wgsl';
-import activationGradSource from '../../../kernels/activation_grad.wgsl';
 import { ShapeError } from '../../errors.js';
 import type { DType } from '../dtype.js';
-import type { Kernel } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
 import type { Activation } from './matmul.js';
 import { kernelWithSnippets, SNIPPETS } from './snippets.js';
@@ -15,11 +13,11 @@ const ACTIVATIONS: readonly Activation[] = ['gelu_tanh', 'gelu_erf', 'relu'];
 
 /** out = act(x) elementwise, computed in f32; same shape and dtype (f32 or f16). */
 export function activation<D extends DType>(x: Tensor<D>, act: Activation): Tensor<D> {
-  return runElementwise(ACTIVATION, 'activation', act, x, []);
+  return runElementwise('activation', act, x, []);
 }
 
 /** One dispatch of an elementwise activation kernel over x (and `more`, shaped like x). */
-function runElementwise<D extends DType>(kernel: Kernel, op: string, act: Activation, x: Tensor<D>, more: Tensor[]): Tensor<D> {
+function runElementwise<D extends DType>(op: string, act: Activation, x: Tensor<D>, more: Tensor[]): Tensor<D> {
   const engine = x.engine;
   if (!ACTIVATIONS.includes(act)) throw new ShapeError(`${op}: unknown "${String(act)}"; expected one of ${ACTIVATIONS.join(', ')}`);
   if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`${op} ${act}: x is ${x.dtype}; cast it to f32 or f16`);
@@ -33,8 +31,8 @@ function runElementwise<D extends DType>(kernel: Kernel, op: string, act: Activa
   const v4 = x.size % 4 === 0;
   const n = v4 ? x.size / 4 : x.size;
   engine.run({
-    kernel,
-    defines: { T: x.dtype, ACT: act, V4: v4, WG },
+    kernel: ACTIVATION,
+    defines: { T: x.dtype, ACT: act, GRAD: more.length > 0, V4: v4, WG },
     params: [n],
     inputs: [x, ...more],
     outputs: [out],
@@ -48,9 +46,7 @@ export function gelu<D extends DType>(x: Tensor<D>, form: 'tanh' | 'erf' = 'tanh
   return activation(x, form === 'erf' ? 'gelu_erf' : 'gelu_tanh');
 }
 
-const ACTIVATION_GRAD = kernelWithSnippets('activation_grad', activationGradSource, [SNIPPETS.activationFunctions]);
-
 /** The backward of activation(x, act): g * act'(x), with x the activation's input; same shape and dtype. */
 export function activationGrad<D extends DType>(x: Tensor<D>, g: Tensor<D>, act: Activation): Tensor<D> {
-  return runElementwise(ACTIVATION_GRAD, 'activationGrad', act, x, [g]);
+  return runElementwise('activationGrad', act, x, [g]);
 }
