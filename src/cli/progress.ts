@@ -55,3 +55,39 @@ export function stepBar(out: Output, label: string): { update(step: number, step
     },
   };
 }
+
+/** What a training command shows: a bar on a terminal, lines otherwise (stderr). */
+export interface TrainingProgress {
+  /** Prints `line`, then starts the bar at `step` of `until` with its values. */
+  start(line: string, step: number, until: number, values: Record<string, string>): void;
+  /** Moves the bar to `step` with new values; without a bar prints `line` instead. */
+  log(step: number, values: Record<string, string>, line: string): void;
+  /** A line for when there is no bar (evaluations, checkpoints, samples). */
+  note(line: string): void;
+  stop(): void;
+}
+
+/** The progress of a training run; `format` is the bar's cli-progress format. */
+export function trainingProgress(out: Output, format: string): TrainingProgress {
+  const tty = process.stderr.isTTY === true;
+  let bar: SingleBar | null = null;
+  return {
+    start(line, step, until, values) {
+      out.info(line);
+      if (!tty) return;
+      bar = new SingleBar({ format, stream: process.stderr, hideCursor: true, etaBuffer: 50 });
+      bar.start(until, step, values);
+    },
+    log(step, values, line) {
+      if (bar) bar.update(step, values);
+      else out.info(line);
+    },
+    note(line) {
+      if (!bar) out.info(line);
+    },
+    stop() {
+      (bar as SingleBar | null)?.stop();
+      bar = null;
+    },
+  };
+}

@@ -1,4 +1,4 @@
-import { SingleBar } from 'cli-progress';
+import { trainingProgress } from '../progress.js';
 import type { Command } from 'commander';
 import { ArgumentError } from '../../errors.js';
 import { EMOJI_SETS, loadEmojiDataset, parseEmojiSets } from '../../io/emoji.js';
@@ -53,47 +53,39 @@ function firstImages(set: { images: Float32Array; count: number }, size: number,
 function reporter(out: Output): { onEvent: (e: TrainEvent) => void; stop(): void } {
   if (out.quiet) return { onEvent: () => undefined, stop: () => undefined };
   if (out.json) return { onEvent: (e) => process.stdout.write(JSON.stringify(e) + '\n'), stop: () => undefined };
-  const tty = process.stderr.isTTY === true;
-  let bar: SingleBar | null = null;
+  const progress = trainingProgress(out, 'train [{bar}] {value}/{total} | loss {loss} | psnr {psnr} dB | {rate} ex/s | ETA {eta_formatted}');
   let psnr = '-';
-  const stop = () => {
-    bar?.stop();
-    bar = null;
-  };
   const onEvent = (e: TrainEvent) => {
     switch (e.type) {
       case 'start':
-        out.info(
+        progress.start(
           `${e.resumed ? 'resuming' : 'training'} a tokenizer of ${(e.parameters / 1e6).toFixed(2)}M parameters on ${e.trainImages} images ` +
             `(${e.heldOutImages} held out): step ${e.step} -> ${e.until} of ${e.steps}`,
+          e.step,
+          e.until,
+          { loss: '-', psnr, rate: '-' },
         );
-        if (tty) {
-          bar = new SingleBar({
-            format: 'train [{bar}] {value}/{total} | loss {loss} | psnr {psnr} dB | {rate} ex/s | ETA {eta_formatted}',
-            stream: process.stderr,
-            hideCursor: true,
-            etaBuffer: 50,
-          });
-          bar.start(e.until, e.step, { loss: '-', psnr, rate: '-' });
-        }
         break;
       case 'log':
-        if (bar) bar.update(e.step, { loss: e.loss.toFixed(5), psnr, rate: e.examplesPerSecond.toFixed(1) });
-        else out.info(`step ${e.step}/${e.steps}: loss ${e.loss.toFixed(5)} (mse ${e.reconstruction.toFixed(5)}, commitment ${e.commitment.toFixed(5)}), lr ${e.learningRate.toExponential(2)}, ${e.examplesPerSecond.toFixed(1)} ex/s`);
+        progress.log(
+          e.step,
+          { loss: e.loss.toFixed(5), psnr, rate: e.examplesPerSecond.toFixed(1) },
+          `step ${e.step}/${e.steps}: loss ${e.loss.toFixed(5)} (mse ${e.reconstruction.toFixed(5)}, commitment ${e.commitment.toFixed(5)}), lr ${e.learningRate.toExponential(2)}, ${e.examplesPerSecond.toFixed(1)} ex/s`,
+        );
         break;
       case 'eval':
         psnr = e.psnr.toFixed(2);
-        if (!bar) out.info(`step ${e.step}: held-out PSNR ${e.psnr.toFixed(2)} dB over ${e.images} images, ${e.codesUsed} codes used (perplexity ${e.perplexity.toFixed(1)})`);
+        progress.note(`step ${e.step}: held-out PSNR ${e.psnr.toFixed(2)} dB over ${e.images} images, ${e.codesUsed} codes used (perplexity ${e.perplexity.toFixed(1)})`);
         break;
       case 'checkpoint':
-        if (!bar) out.info(`step ${e.step}: checkpoint in ${e.dir}`);
+        progress.note(`step ${e.step}: checkpoint in ${e.dir}`);
         break;
       case 'sample':
       case 'done':
         break;
     }
   };
-  return { onEvent, stop };
+  return { onEvent, stop: progress.stop };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SingleBar } from 'cli-progress';
+import { trainingProgress } from '../progress.js';
 import type { Command } from 'commander';
 import { ArgumentError } from '../../errors.js';
 import { EMOJI_SETS, loadEmojiDataset, type EmojiSet, type LabelledImages } from '../../io/emoji.js';
@@ -47,14 +47,9 @@ function duration(seconds: number): string {
 function reporter(out: Output): { onEvent: (e: MVTMEvent) => void; stop(): void } {
   if (out.quiet) return { onEvent: () => undefined, stop: () => undefined };
   if (out.json) return { onEvent: (e) => e.type !== 'tokenize' && process.stdout.write(JSON.stringify(e) + '\n'), stop: () => undefined };
-  const tty = process.stderr.isTTY === true;
-  let bar: SingleBar | null = null;
+  const progress = trainingProgress(out, 'train [{bar}] {value}/{total} | loss {loss} | held-out acc {acc} | lr {lr} | {rate} ex/s | ETA {eta_formatted}');
   let accuracy = '-';
   let tokenized = -1;
-  const stop = () => {
-    bar?.stop();
-    bar = null;
-  };
   const onEvent = (e: MVTMEvent) => {
     switch (e.type) {
       case 'tokenize': {
@@ -64,39 +59,36 @@ function reporter(out: Output): { onEvent: (e: MVTMEvent) => void; stop(): void 
         break;
       }
       case 'start':
-        out.info(
+        progress.start(
           `${e.resumed ? 'resuming' : 'training'} a transformer of ${(e.parameters / 1e6).toFixed(2)}M parameters by MVTM on ${e.trainExamples} examples ` +
             `(${e.heldOutExamples} held out): step ${e.step} -> ${e.until} of ${e.steps}`,
+          e.step,
+          e.until,
+          { loss: '-', acc: accuracy, lr: '-', rate: '-' },
         );
-        if (tty) {
-          bar = new SingleBar({
-            format: 'train [{bar}] {value}/{total} | loss {loss} | held-out acc {acc} | lr {lr} | {rate} ex/s | ETA {eta_formatted}',
-            stream: process.stderr,
-            hideCursor: true,
-            etaBuffer: 50,
-          });
-          bar.start(e.until, e.step, { loss: '-', acc: accuracy, lr: '-', rate: '-' });
-        }
         break;
       case 'log':
-        if (bar) bar.update(e.step, { loss: e.loss.toFixed(4), acc: accuracy, lr: e.learningRate.toExponential(2), rate: e.examplesPerSecond.toFixed(1) });
-        else out.info(`step ${e.step}/${e.steps}: loss ${e.loss.toFixed(4)}, lr ${e.learningRate.toExponential(2)}, ${e.examplesPerSecond.toFixed(1)} ex/s, ETA ${duration(e.etaSeconds)}`);
+        progress.log(
+          e.step,
+          { loss: e.loss.toFixed(4), acc: accuracy, lr: e.learningRate.toExponential(2), rate: e.examplesPerSecond.toFixed(1) },
+          `step ${e.step}/${e.steps}: loss ${e.loss.toFixed(4)}, lr ${e.learningRate.toExponential(2)}, ${e.examplesPerSecond.toFixed(1)} ex/s, ETA ${duration(e.etaSeconds)}`,
+        );
         break;
       case 'eval':
         accuracy = e.accuracy.toFixed(3);
-        if (!bar) out.info(`step ${e.step}: held-out masked-token loss ${e.loss.toFixed(4)}, accuracy ${e.accuracy.toFixed(3)} (${e.maskedTokens} tokens)`);
+        progress.note(`step ${e.step}: held-out masked-token loss ${e.loss.toFixed(4)}, accuracy ${e.accuracy.toFixed(3)} (${e.maskedTokens} tokens)`);
         break;
       case 'checkpoint':
-        if (!bar) out.info(`step ${e.step}: checkpoint in ${e.dir}`);
+        progress.note(`step ${e.step}: checkpoint in ${e.dir}`);
         break;
       case 'sample':
-        if (!bar) out.info(`step ${e.step}: samples in ${e.file}`);
+        progress.note(`step ${e.step}: samples in ${e.file}`);
         break;
       case 'done':
         break;
     }
   };
-  return { onEvent, stop };
+  return { onEvent, stop: progress.stop };
 }
 
 /**
