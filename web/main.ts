@@ -9,8 +9,10 @@ import {
   loadMaskGIT,
   outpaint,
   randomStream,
+  rgbaToRGBFloat,
   rgbFloatToRGBA,
   shadeMasked,
+  type EditResult,
   type Engine,
   type GenerateProgress,
   type LoadedMaskGIT,
@@ -51,7 +53,27 @@ export interface MaskGITApp {
   canvasPixels(): number[];
   /** Raw Philox bits from the GPU (the decode's random stream), to compare with other runtimes. */
   randomBits(seed: number, purpose: number, positions: number, length: number): Promise<number[]>;
+  /** The tokens of an RGBA image (any multiple of the tokenizer's factor), through the model's encoder. */
+  encode(image: { width: number; height: number; data: number[] }): Promise<number[]>;
+  /** What the last inpaint / edit / outpaint kept and regenerated, token by token (image 0). */
+  lastEdit?: EditRecord;
   error?: string;
+}
+
+/** The token record of one edit through the page, for tests and the console. */
+export interface EditRecord {
+  kind: 'inpaint' | 'edit' | 'outpaint';
+  /** The image edited (RGBA) and, for inpaint, the painted pixel mask; for edit, the box. */
+  source: { width: number; height: number; data: number[] };
+  pixelMask?: number[];
+  box?: Box;
+  /** Inpaint and edit: the source's tokens, the regenerated ones (1), the result's tokens, the pixel blend weights. */
+  inputTokens?: number[];
+  tokenMask?: number[];
+  tokens?: number[];
+  blendMask?: number[];
+  /** Outpaint: per window, where it lies in the output and its tokens before and after decoding. */
+  windows?: { box: Box; tokenMask: number[]; inputTokens: number[]; tokens: number[] }[];
 }
 
 interface GenerateRequest extends SamplingOptions {
@@ -138,6 +160,16 @@ async function decodeTokensToPixels(model: LoadedMaskGIT, tokens: Int32Array): P
   } finally {
     pixels.dispose();
   }
+}
+
+/** An image as plain arrays (what page.evaluate can return). */
+function plain(image: RGBAImage): EditRecord['source'] {
+  return { width: image.width, height: image.height, data: [...image.data] };
+}
+
+/** The token fields of an inpaint or edit result, image 0. */
+function editTokens(result: EditResult): Pick<EditRecord, 'inputTokens' | 'tokenMask' | 'tokens' | 'blendMask'> {
+  return { inputTokens: [...result.inputTokens], tokenMask: [...result.tokenMask], tokens: [...result.tokens[0]!], blendMask: [...result.blendMask] };
 }
 
 async function main(app: MaskGITApp): Promise<void> {
@@ -260,6 +292,7 @@ async function main(app: MaskGITApp): Promise<void> {
       if (!mask.some((v) => v)) throw new Error('paint a mask over the part to regenerate');
       const { width, height } = current.image;
       const result = await inpaint(model, current.image, { width, height, data: mask }, { ...sampling(), class: Number($<HTMLSelectElement>('class').value), onProgress: stepFrames() });
+      app.lastEdit = { kind: 'inpaint', source: plain(current.image), pixelMask: [...mask], ...editTokens(result) };
       brush.clear();
       show({ image: result.images[0]!, tokens: result.tokens[0]!, classLabel: null });
     }).catch(() => {}),
@@ -269,6 +302,8 @@ async function main(app: MaskGITApp): Promise<void> {
       const current = requireImage();
       const side = $<HTMLSelectElement>('side').value as 'left' | 'right' | 'top' | 'bottom';
       const result = await outpaint(model, current.image, { ...sampling(), side, amount: numberInput('amount'), class: Number($<HTMLSelectElement>('class').value), onProgress: stepFrames() });
+      const windows = result.windows.map((w) => ({ box: { ...w.box }, tokenMask: [...w.tokenMask], inputTokens: [...w.inputTokens[0]!], tokens: [...w.tokens[0]!] }));
+      app.lastEdit = { kind: 'outpaint', source: plain(current.image), windows };
       show({ image: result.images[0]!, tokens: null, classLabel: null });
     }).catch(() => {}),
   );
@@ -278,6 +313,7 @@ async function main(app: MaskGITApp): Promise<void> {
       const box: Box | null = boxTool.box();
       if (!box) throw new Error('draw a box over the region to change');
       const result = await editBox(model, current.image, box, Number($<HTMLSelectElement>('target-class').value), { ...sampling(), onProgress: stepFrames() });
+      app.lastEdit = { kind: 'edit', source: plain(current.image), box: { ...box }, ...editTokens(result) };
       boxTool.clear();
       show({ image: result.images[0]!, tokens: result.tokens[0]!, classLabel: null });
     }).catch(() => {}),
@@ -293,6 +329,16 @@ async function main(app: MaskGITApp): Promise<void> {
       bits.dispose();
     }
   };
+  app.encode = async ({ width, height, data }) => {
+    const pixels = engine.tensor(rgbaToRGBFloat({ width, height, data: Uint8Array.from(data) }), [1, height, width, 3]);
+    const tokens = model.tokenizer.encode(pixels);
+    pixels.dispose();
+    try {
+      return [...(await tokens.read())];
+    } finally {
+      tokens.dispose();
+    }
+  };
   app.canvasPixels = () => [...imageCanvas.getContext('2d')!.getImageData(0, 0, imageCanvas.width, imageCanvas.height).data];
   $('app').hidden = false;
   setStatus(`Ready on ${adapterName(engine)} (${engine.info.features.join(', ')}). Pick a class and press Generate.`);
@@ -303,6 +349,7 @@ const app: MaskGITApp = {
   runGenerate: () => Promise.reject(new Error('not ready')),
   canvasPixels: () => [],
   randomBits: () => Promise.reject(new Error('not ready')),
+  encode: () => Promise.reject(new Error('not ready')),
 };
 window.maskgitApp = app;
 app.ready = main(app).catch((error: unknown) => {
