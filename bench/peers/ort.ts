@@ -19,6 +19,7 @@
 // No Node flag is needed.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { setFlagsFromString } from 'node:v8';
 import type * as OrtModule from 'onnxruntime-web/webgpu';
 import { createEngine, f16ArrayToF32, f32ArrayToF16, getGPU, seededUniform, type Engine, type Tensor } from '../../src/node.js';
 import { timeAlternating, type RunTiming } from '../../src/timing.js';
@@ -194,6 +195,18 @@ export interface OrtPeer {
 // ------------------------------------------------------------------ process-wide set-up
 
 let ortLoaded: Promise<Ort> | null = null;
+
+/**
+ * For processes that check ORT's results and report none of its times (tests): V8 compiles the
+ * wasm loaded from now on with its baseline compiler only (`--liftoff-only`, process-wide), which
+ * spares the minutes its optimising tier takes over ORT's 26 MB wasm on a loaded 2-core machine
+ * and makes ORT's host code slower (docs/BENCHMARKS.md). Never in `npm run bench`: peers are
+ * timed as their users run them. Call before the first ortPeer().
+ */
+export function compileOrtWasmWithLiftoffOnly(): void {
+  if (ortLoaded) throw new Error('compileOrtWasmWithLiftoffOnly: onnxruntime-web is already loaded; call it before the first ortPeer()');
+  setFlagsFromString('--liftoff-only');
+}
 
 /** Loads ORT once: wasm from node_modules, one thread, writeBuffer made SharedArrayBuffer-safe. */
 function loadOrt(device: GPUDevice): Promise<Ort> {
