@@ -200,7 +200,7 @@ let ortLoaded: Promise<Ort> | null = null;
  * For processes that check ORT's results and report none of its times (tests): V8 compiles the
  * wasm loaded from now on with its baseline compiler only (`--liftoff-only`, process-wide), which
  * spares the minutes its optimising tier takes over ORT's 26 MB wasm on a loaded 2-core machine
- * and makes ORT's host code slower (docs/BENCHMARKS.md). Never in `npm run bench`: peers are
+ * (first ORT result after 37 s instead of 339 s, docs/BENCHMARKS.md). Never in `npm run bench`: peers are
  * timed as their users run them. Call before the first ortPeer().
  */
 export function compileOrtWasmWithLiftoffOnly(): void {
