@@ -82,8 +82,6 @@ export interface BenchGroup {
   run(ctx: BenchContext): Promise<void>;
 }
 
-export { median } from '../src/timing.js';
-
 /** Work that resolves when it is complete on the GPU (recorded, submitted, queue done). */
 export type Runner = () => Promise<unknown>;
 
@@ -117,24 +115,24 @@ export function rowTiming(timed: Timed, ours: number, peer: { name: string; inde
   const o = timed.timings[ours]!;
   const p = peer ? timed.timings[peer.index]! : null;
   const ratio = p ? ratioSpread(p, o) : null;
-  const round3 = (v: number) => Number(v.toPrecision(4));
+  const fourDigits = (v: number) => Number(v.toPrecision(4));
   return {
-    ours_ms: round3(o.ms),
-    ours_min_ms: round3(o.minMs),
-    ours_max_ms: round3(o.maxMs),
+    ours_ms: fourDigits(o.ms),
+    ours_min_ms: fourDigits(o.minMs),
+    ours_max_ms: fourDigits(o.maxMs),
     peer: peer?.name ?? null,
-    peer_ms: p ? round3(p.ms) : null,
-    peer_min_ms: p ? round3(p.minMs) : null,
-    peer_max_ms: p ? round3(p.maxMs) : null,
-    speedup: p ? round3(p.ms / o.ms) : null,
-    speedup_min: ratio ? round3(ratio.min) : null,
-    speedup_max: ratio ? round3(ratio.max) : null,
+    peer_ms: p ? fourDigits(p.ms) : null,
+    peer_min_ms: p ? fourDigits(p.minMs) : null,
+    peer_max_ms: p ? fourDigits(p.maxMs) : null,
+    speedup: p ? fourDigits(p.ms / o.ms) : null,
+    speedup_min: ratio ? fourDigits(ratio.min) : null,
+    speedup_max: ratio ? fourDigits(ratio.max) : null,
     runs: o.times.length,
     warmup: o.warmup,
     timing: timed.timings.length > 1 ? ('alternating' as const) : ('alone' as const),
     extrapolated,
-    ours_cpu_ms: o.cpuMs === null ? null : round3(o.cpuMs),
-    ...(p ? { peer_cpu_ms: p.cpuMs === null ? null : round3(p.cpuMs) } : {}),
+    ours_cpu_ms: o.cpuMs === null ? null : fourDigits(o.cpuMs),
+    ...(p ? { peer_cpu_ms: p.cpuMs === null ? null : fourDigits(p.cpuMs) } : {}),
     pipelines_compiled_while_timed: timed.pipelinesCompiledWhileTimed,
   };
 }

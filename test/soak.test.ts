@@ -6,7 +6,8 @@
 // buffer, texture or staging buffer is created and no pipeline is compiled; no wait on the GPU
 // is left registered; host memory stays flat: V8's heap, ArrayBuffer storage (a leaked image
 // or readback would not show in the heap) and external memory. A deliberately leaking call
-// shows that each of these checks fails when its resource leaks.
+// shows that each of these checks fails when its resource leaks (all but the GPU-wait check,
+// whose failure needs a wait on the GPU that never ends).
 // SOAK_CALLS sets the number of calls of each loop (default 300).
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -31,7 +32,7 @@ type HostMeasure = (typeof HOST_MEASURES)[number];
 
 interface SoakOptions {
   calls: number;
-  /** Calls until every variant ran twice (every pool bucket filled): from then on nothing new is created. */
+  /** How many kinds of call take turns: after two rounds of them (2 x variants calls) every pool bucket is filled, and nothing new may be created from then on. */
   variants: number;
   /** Host memory is measured from this call on (by then the JIT and V8's caches have settled). */
   hostFrom: number;
