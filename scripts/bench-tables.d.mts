@@ -13,7 +13,12 @@ export interface BenchRecord {
   rows: ({ kernel: string; group: string; ours_ms: number; ours_min_ms: number; ours_max_ms: number; peer: string | null; warmup: number; timing: string; extrapolated: false | string } & Record<string, unknown>)[];
   peerRows: ({ peer_kernel: string } & Record<string, unknown>)[];
 }
-export const TARGETS: { file: string; form: 'short' | 'full' }[];
+/** A file with generated tables (path relative to the repo) and the form it gets. */
+export interface TableTarget {
+  file: string;
+  form: 'short' | 'full';
+}
+export const TARGETS: TableTarget[];
 export function parseRecord(text: string): BenchRecord;
-export function renderTables(record: BenchRecord, recordPath: string, form: 'short' | 'full'): string;
-export function regenerate(text: string, form: 'short' | 'full', recordPath?: string): string;
+export function renderTables(record: BenchRecord, recordPath: string, target: TableTarget): string;
+export function regenerate(text: string, target: TableTarget, recordPath?: string): string;
