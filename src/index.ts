@@ -124,6 +124,7 @@ export * as nn from './nn/index.js';
 export { BidirectionalTransformer, type TransformerForwardOptions } from './maskgit/transformer.js';
 export { TrainableTokenizer, CODEBOOK_PARAM, type TokenizerForward } from './maskgit/train/tokenizer-model.js';
 export { EmaCodebook, type EmaCodebookOptions } from './maskgit/train/codebook.js';
+export { DISCRIMINATOR_PREFIX, discriminatorParams, PatchDiscriminator } from './maskgit/train/discriminator.js';
 export { hashInts, imageSlice, psnr, TrainingStream, type AugmentOptions, type ImageSet } from './maskgit/train/data.js';
 export {
   DEFAULT_TRAINING_OPTIONS,
