@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run web`: builds the demo page (web/main.ts, bundled by esbuild from the package's
-// browser entry) and serves it on localhost with the model folders under /models/.
+// browser entry, and its converter worker web/convert-worker.ts) and serves it on localhost
+// with the model folders under /models/.
 //   node scripts/web.mjs [--port 8080] [--host 127.0.0.1] [--build-only]
 import { build } from 'esbuild';
 import { createReadStream, existsSync, statSync } from 'node:fs';
@@ -12,8 +13,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export async function buildWeb() {
   await build({
-    entryPoints: [join(root, 'web/main.ts')],
-    outfile: join(root, 'web/dist/app.js'),
+    entryPoints: { app: join(root, 'web/main.ts'), 'convert-worker': join(root, 'web/convert-worker.ts') },
+    outdir: join(root, 'web/dist'),
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -45,7 +46,7 @@ export function serveWeb({ port = 8080, host = '127.0.0.1', modelsDir = join(roo
     if (path.startsWith('/models/')) {
       base = modelsDir;
       path = path.slice('/models'.length);
-    } else if (path === '/app.js' || path === '/app.js.map') {
+    } else if (/^\/(app|convert-worker)\.js(\.map)?$/.test(path)) {
       path = '/dist' + path;
     }
     const file = normalize(join(base, path));
@@ -72,7 +73,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === normalize(process.argv
   };
   await buildWeb();
   if (args.includes('--build-only')) {
-    console.log('built web/dist/app.js');
+    console.log('built web/dist/app.js and web/dist/convert-worker.js');
   } else {
     const server = await serveWeb({ port: Number(value('--port', '8080')), host: value('--host', '127.0.0.1') });
     const { address, port } = server.address();

@@ -65,6 +65,7 @@ export {
   readSafetensorsFile,
   readSafetensorsStream,
   SAFETENSORS_MAX_HEADER_BYTES,
+  safetensorsPieces,
   safetensorsDTypeSize,
   type HostTensor,
   type SafetensorsDType,
@@ -101,6 +102,8 @@ export {
   type NamedCheckpoint,
 } from './io/convert.js';
 export {
+  checkModelHeader,
+  isModelFileSource,
   loadModelWeights,
   loadSafetensors,
   modelContents,
@@ -112,11 +115,14 @@ export {
   MODEL_CONFIG_FILE,
   MODEL_PARTS,
   MODEL_WEIGHTS_FILE,
+  MODEL_WEIGHTS_METADATA,
+  modelConfigText,
   type LoadedWeights,
   type LoadSafetensorsOptions,
   type LoadWeightsOptions,
   type ModelFileSource,
   type ModelFolderConfig,
+  type ModelLocation,
   type ModelPart,
 } from './io/model.js';
 export { defaultModelCache, ModelCache, openRemoteFile, type CacheLike, type CacheStorageLike, type FetchLike, type ModelCacheOptions, type OpenedFile, type RemoteOptions } from './io/remote.js';

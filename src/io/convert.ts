@@ -96,6 +96,8 @@ export interface ConvertedModel {
   tensors: TensorBytes[];
   /** Total parameter count. */
   parameters: number;
+  /** The name (`source`) of the checkpoint each part came from. */
+  sources: Partial<Record<ModelPart, string>>;
 }
 
 /** How one engine tensor is made from Flax arrays. */
@@ -474,7 +476,10 @@ export function convertFlaxCheckpoints(
     tensors.push(...tensorsFor(mappings, checkTree(tokParams!, mappings, parts.tokenizer!.source), dtype));
   }
   const parameters = tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
-  return { config, contents, tensors, parameters };
+  const sources: Partial<Record<ModelPart, string>> = {};
+  if (parts.transformer) sources.transformer = parts.transformer.source;
+  if (parts.tokenizer) sources.tokenizer = parts.tokenizer.source;
+  return { config, contents, tensors, parameters, sources };
 }
 
 /** A checkpoint file to convert: its bytes (read on demand) and its name for messages. */

@@ -456,18 +456,35 @@ class FlaxReader {
   }
 }
 
+/** What a msgpack value starting with byte `b` is, for messages. */
+function msgpackKind(b: number): string {
+  if ((b & 0xf0) === 0x90 || b === 0xdc || b === 0xdd) return 'a list';
+  if ((b & 0xe0) === 0xa0 || (b >= 0xd9 && b <= 0xdb)) return 'a string';
+  if (b <= 0x7f || b >= 0xe0 || (b >= 0xca && b <= 0xd3)) return 'a number';
+  if (b >= 0xc4 && b <= 0xc6) return 'raw bytes';
+  if ((b >= 0xc7 && b <= 0xc9) || (b >= 0xd4 && b <= 0xd8)) return 'an extension value';
+  if (b === 0xc0) return 'nil';
+  if (b === 0xc2 || b === 0xc3) return 'a boolean';
+  return `byte 0x${b.toString(16)}, which starts no msgpack value`;
+}
+
+function notAMap(found: string): string {
+  return `a Flax checkpoint is a msgpack map at the top, found ${found}: this is not a Flax checkpoint (the official ones are maskgit_imagenet256_checkpoint, tokenizer_imagenet256_checkpoint and their 512 px pair)`;
+}
+
 /** Reads a Flax msgpack checkpoint from any ByteSource; errors are CheckpointErrors naming `source`. */
 export function readFlaxCheckpoint(bytes: ByteSource, source = 'checkpoint', options: FlaxReadOptions = {}): FlaxTree {
   if (bytes.size === 0) throw new CheckpointError(`${source} is empty`);
   const cursor = new Cursor(bytes, options.onPosition);
   let value: unknown;
   try {
+    // Before anything else: a file of another kind fails here, not somewhere inside.
+    const first = cursor.u8();
+    cursor.pos = 0;
+    if (!((first & 0xf0) === 0x80 || first === 0xde || first === 0xdf)) throw new CheckpointError(notAMap(msgpackKind(first)));
     value = new FlaxReader(cursor, options).value('', 0);
     if (cursor.pos < bytes.size) {
       throw new CheckpointError(`not a valid Flax msgpack checkpoint (Extra ${bytes.size - cursor.pos} of ${bytes.size} byte(s) found at byte ${cursor.pos}, after its msgpack data)`);
-    }
-    if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof FlaxArray || value instanceof Uint8Array) {
-      throw new CheckpointError(`a Flax checkpoint is a msgpack map at the top, found ${Array.isArray(value) ? 'a list' : typeof value}`);
     }
     const tree = restoreChunked(value, '') as FlaxTree;
     options.onPosition?.(bytes.size);

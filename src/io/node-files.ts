@@ -6,10 +6,10 @@ import { describeValue } from '../arguments.js';
 import { ArgumentError, CheckpointError } from '../errors.js';
 import { deadLeftovers, syncFolder, temporaryPath, writeAtomically, writeFileAtomic } from './atomic.js';
 import { decodeFlaxCheckpoint, encodeFlaxCheckpoint, type ByteSource, type FlaxTree, type FlaxWriteOptions } from './flax.js';
-import { checkModelHeader, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, modelContents, modelParamSpecs, parseModelConfig, setLocalFiles, type ModelFileSource, type ModelFolderConfig } from './model.js';
+import { checkModelHeader, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, MODEL_WEIGHTS_METADATA, modelConfigText, modelContents, modelParamSpecs, parseModelConfig, setLocalFiles, type ModelFileSource, type ModelFolderConfig } from './model.js';
 import { FileProgress, type ProgressCallback } from './progress.js';
 import type { OpenedFile } from './remote.js';
-import { encodeSafetensorsHeader, tensorData, type TensorBytes } from './safetensors.js';
+import { encodeSafetensorsHeader, safetensorsPieces, type TensorBytes } from './safetensors.js';
 
 /** Node: files on disk as streams, atomic writers for safetensors, Flax checkpoints and model folders. */
 
@@ -172,12 +172,6 @@ async function writePieces(handle: FileHandle, pieces: Iterable<Uint8Array>, onW
     }
   }
   await flush();
-}
-
-function* safetensorsPieces(tensors: readonly TensorBytes[], metadata: Readonly<Record<string, string>>): Generator<Uint8Array> {
-  yield encodeSafetensorsHeader(tensors, metadata).bytes;
-  // One tensor's bytes at a time: lazy tensors are converted as they are written.
-  for (const t of tensors) yield tensorData(t);
 }
 
 export interface WriteOptions {
@@ -357,13 +351,13 @@ export async function writeModelFolder(
   let movedAside = false;
   await mkdir(tmp);
   try {
-    await writeSafetensorsFile(join(tmp, MODEL_WEIGHTS_FILE), tensors, { format: 'maskgit', ...options.metadata }, options);
+    await writeSafetensorsFile(join(tmp, MODEL_WEIGHTS_FILE), tensors, { ...MODEL_WEIGHTS_METADATA, ...options.metadata }, options);
     for (const f of options.extraFiles ?? []) {
       if (typeof f.data === 'string' || f.data instanceof Uint8Array) await writeFileAtomic(join(tmp, f.name), f.data);
       else await writeSafetensorsFile(join(tmp, f.name), f.data.tensors, f.data.metadata ?? {});
     }
     // Last: its presence marks the folder complete (recoverModelFolder relies on it).
-    await writeFileAtomic(join(tmp, MODEL_CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
+    await writeFileAtomic(join(tmp, MODEL_CONFIG_FILE), modelConfigText(config));
     if (existing) {
       await rename(target, old);
       movedAside = true;
