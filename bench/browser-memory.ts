@@ -1,0 +1,138 @@
+// The memory a browser tab needs for the official 256 px MaskGIT: random weights of the
+// official shapes written in the official Flax format (the release cannot be downloaded here),
+// dropped on the demo page in Debian's Chromium (headless, WebGPU on SwiftShader), converted in
+// the page's worker (f16 by default), loaded from the Origin Private File System, then one
+// transformer forward (and, with --generate, a 1-step generation: forward + VQGAN decoder).
+// Memory is read from /proc for every Chromium process: the kernel's high-water mark (VmHWM)
+// per process and the sum of resident sets, sampled every 250 ms. The renderer runs the page
+// and its worker; SwiftShader's GPU memory is host memory of the GPU process.
+//   node scripts/run-ts.mjs bench/browser-memory.ts [--dtype f16|f32] [--generate] [--checkpoints DIR]
+// (--checkpoints reuses the two files from an earlier run: it writes them there if missing.)
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeFlaxCheckpointFile, writeModelFolder } from '../src/node.js';
+import { launchChromium, servePage } from '../test/helpers/chromium.js';
+import { OFFICIAL_TOKENIZER_SIZES, OFFICIAL_TRANSFORMER_SIZES, tokenizerFixture, transformerFixture } from '../test/helpers/flax-fixtures.js';
+import { tinyConfig, tinyTensors } from '../test/helpers/tiny-maskgit.js';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const dtype = flag('--dtype') ?? 'f16';
+const MiB = 2 ** 20;
+const work = mkdtempSync(join(tmpdir(), 'maskgit-browser-memory-'));
+const checkpoints = flag('--checkpoints') ?? join(work, 'checkpoints');
+const TRANSFORMER = join(checkpoints, 'maskgit_imagenet256_checkpoint');
+const TOKENIZER = join(checkpoints, 'tokenizer_imagenet256_checkpoint');
+
+/** Resident set and high-water mark (MiB) of one process, and what Chromium process it is. */
+function processMemory(pid: number): { pid: number; type: string; rss: number; hwm: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    const type = /--type=([\w-]+)/.exec(cmdline)?.[1] ?? 'browser';
+    const sub = /--utility-sub-type=([\w.]+)/.exec(cmdline)?.[1];
+    return { pid, type: sub ? `${type}:${sub}` : type, rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+  } catch {
+    return null; // exited
+  }
+}
+
+/** The browser process and all its descendants. */
+function chromiumTree(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // exited
+    }
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) for (const [pid, ppid] of parent) if (ppid === out[i]) out.push(pid);
+  return out;
+}
+
+async function main(): Promise<void> {
+  mkdirSync(checkpoints, { recursive: true });
+  if (!existsSync(TRANSFORMER) || !existsSync(TOKENIZER)) {
+    console.error('writing random official-size checkpoints (official Flax format)…');
+    await writeFlaxCheckpointFile(TRANSFORMER, transformerFixture(OFFICIAL_TRANSFORMER_SIZES, 11).tree);
+    await writeFlaxCheckpointFile(TOKENIZER, tokenizerFixture(OFFICIAL_TOKENIZER_SIZES, 12).tree);
+  }
+  const sizes = { transformerMiB: statSync(TRANSFORMER).size / MiB, tokenizerMiB: statSync(TOKENIZER).size / MiB };
+  // A tiny model for the page to start with (the bundled model's place), so the baseline is the page itself.
+  const models = join(work, 'models');
+  const start = tinyConfig({ classes: 4 });
+  await writeModelFolder(join(models, 'start'), start, tinyTensors(start, 1));
+  const served = await servePage(models);
+  const browser = await launchChromium();
+  const browserPid = (browser as unknown as { process?: () => { pid?: number } }).process?.()?.pid;
+  if (!browserPid) throw new Error('no browser process id (playwright launched no local process?)');
+
+  let peakSum = 0;
+  let peakAt = '';
+  let phase = 'start';
+  const sample = () => {
+    const procs = chromiumTree(browserPid).map(processMemory).filter((p) => p !== null);
+    const sum = procs.reduce((n, p) => n + p.rss, 0);
+    if (sum > peakSum) [peakSum, peakAt] = [sum, phase];
+    return procs;
+  };
+  const timer = setInterval(sample, 250);
+  const byType = () => {
+    const out: Record<string, { rssMiB: number; peakMiB: number }> = {};
+    for (const p of sample()) {
+      const t = (out[p.type] ??= { rssMiB: 0, peakMiB: 0 });
+      t.rssMiB = Math.round(t.rssMiB + p.rss);
+      t.peakMiB = Math.round(Math.max(t.peakMiB, p.hwm));
+    }
+    return out;
+  };
+  const report = (what: string, extra: Record<string, unknown> = {}) =>
+    console.log(JSON.stringify({ bench: 'browser-memory', phase: what, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)), ...extra, processes: byType(), peakSumMiB: Math.round(peakSum), peakSumPhase: peakAt }));
+
+  const t0 = performance.now();
+  try {
+    const page = await browser.newPage();
+    page.on('console', (m) => console.error(`[page] ${m.text()}`));
+    await page.goto(`${served.base}?model=/models/start/`);
+    await page.evaluate(() => window.maskgitApp.ready);
+    report('page ready', { adapter: await page.evaluate(() => window.maskgitApp.engine!.info.architecture), shaderF16: await page.evaluate(() => window.maskgitApp.engine!.hasF16), ...sizes });
+    await page.selectOption('#convert-dtype', dtype);
+    phase = 'convert';
+    const events = await page.evaluate(() => window.maskgitApp.modelEvents.length);
+    await page.setInputFiles('#model-files', [TRANSFORMER, TOKENIZER]);
+    await page.waitForFunction((n) => window.maskgitApp.modelEvents.slice(n).some((e) => e.kind === 'converted' || e.kind === 'error'), events, { timeout: 0, polling: 1000 });
+    const converted = await page.evaluate((n) => window.maskgitApp.modelEvents.slice(n), events);
+    if (converted.some((e) => e.kind === 'error')) throw new Error(`conversion failed: ${JSON.stringify(converted)}`);
+    report('converted', { stored: await page.evaluate(() => window.maskgitApp.storedModels().then((s) => s.map((m) => ({ name: m.name, MiB: Math.round(m.bytes / MiB) })))) });
+    phase = 'load';
+    await page.waitForFunction((n) => window.maskgitApp.modelEvents.slice(n).some((e) => e.kind === 'loaded' || e.kind === 'error'), events, { timeout: 0, polling: 1000 });
+    report('loaded', { gpuDtype: await page.evaluate(() => window.maskgitApp.model!.dtype), model: await page.textContent('#model-name') });
+    phase = 'forward';
+    const forwardStart = performance.now();
+    const logits = await page.evaluate(() => window.maskgitApp.forward());
+    report('forward', { forwardSeconds: Number(((performance.now() - forwardStart) / 1000).toFixed(1)), logits: logits.slice(0, 3) });
+    if (args.includes('--generate')) {
+      phase = 'generate';
+      await page.uncheck('#sketch');
+      const generated = await page.evaluate(() => window.maskgitApp.runGenerate({ classLabel: 207, seed: 0, steps: 1 }));
+      report('generate 1 step', { generateSeconds: Number(generated.seconds.toFixed(1)) });
+    }
+  } finally {
+    clearInterval(timer);
+    await browser.close();
+    await served.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
+process.exit(0);
