@@ -6,10 +6,17 @@
 import { build } from 'esbuild';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { dirname, extname, join, normalize, sep } from 'node:path';
+import { basename, dirname, extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** The repository: the folder above this file holding web/ (also when this file is bundled into .run/ by scripts/run-ts.mjs). */
+function repositoryRoot(from) {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'web', 'index.html')) && existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no repository with web/index.html above ${from}`);
+  }
+}
+const root = repositoryRoot(dirname(fileURLToPath(import.meta.url)));
 
 export async function buildWeb() {
   await build({
@@ -65,7 +72,8 @@ export function serveWeb({ port = 8080, host = '127.0.0.1', modelsDir = join(roo
   return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === normalize(process.argv[1])) {
+// Run as a command (not when bundled into another script by scripts/run-ts.mjs).
+if (process.argv[1] && basename(process.argv[1]) === 'web.mjs' && fileURLToPath(import.meta.url) === normalize(process.argv[1])) {
   const args = process.argv.slice(2);
   const value = (name, fallback) => {
     const i = args.indexOf(name);

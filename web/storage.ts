@@ -147,7 +147,67 @@ export function storedModelSource(name: string): ModelFileSource {
       const dir = models && (await models.getDirectoryHandle(name).catch(() => null));
       const found = dir && (await fileIn(dir, file));
       if (!found) throw new CheckpointError(`${file} is not in the stored model ${name}; forget it and add the model again`);
-      return { stream: found.stream() as ReadableStream<Uint8Array>, total: found.size, from: 'disk' };
+      if (!byteStreams()) return { stream: found.stream() as ReadableStream<Uint8Array>, total: found.size, from: 'disk' };
+      return {
+        get stream() {
+          return found.stream() as ReadableStream<Uint8Array>;
+        },
+        total: found.size,
+        from: 'disk',
+        ...sequentialReads(found),
+      };
+    },
+  };
+}
+
+let byteStreamSupport: boolean | null = null;
+
+/** Whether Blob streams are byte streams here (they take BYOB readers; Chromium 116+, Firefox, Safari 17.4+). */
+function byteStreams(): boolean {
+  if (byteStreamSupport === null) {
+    try {
+      (new Blob([]).stream() as ReadableStream<Uint8Array>).getReader({ mode: 'byob' }).releaseLock();
+      byteStreamSupport = true;
+    } catch {
+      byteStreamSupport = false;
+    }
+  }
+  return byteStreamSupport;
+}
+
+/**
+ * Reads of a stored file into the caller's buffer (OpenedFile.readAt, which the safetensors
+ * loader prefers), through one byte-stream reader and one reused 4 MiB buffer: a stream's
+ * chunks would each be a new ArrayBuffer, garbage the size of the model that the tab holds
+ * until it is collected (~0.45 GB for the official model). Reads are sequential, as the loader
+ * makes them; a jump starts a new reader at the new position.
+ */
+function sequentialReads(file: File): Pick<OpenedFile, 'readAt' | 'close'> {
+  let reader: ReadableStreamBYOBReader | null = null;
+  let position = 0;
+  let scratch = new ArrayBuffer(4 * 2 ** 20);
+  const close = async () => {
+    await reader?.cancel().catch(() => undefined);
+    reader = null;
+  };
+  return {
+    close,
+    async readAt(into, at) {
+      if (!reader || at !== position) {
+        await close();
+        reader = (file.slice(at).stream() as ReadableStream<Uint8Array>).getReader({ mode: 'byob' });
+        position = at;
+      }
+      let filled = 0;
+      while (filled < into.byteLength) {
+        const { value, done } = await reader.read(new Uint8Array(scratch, 0, Math.min(scratch.byteLength, into.byteLength - filled)));
+        if (value) scratch = value.buffer as ArrayBuffer;
+        if (done || !value || value.byteLength === 0) break;
+        into.set(value, filled);
+        filled += value.byteLength;
+        position += value.byteLength;
+      }
+      return filled;
     },
   };
 }

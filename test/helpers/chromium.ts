@@ -3,7 +3,7 @@
 // scripts share.
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
 // @ts-expect-error: a plain .mjs script without types
 import { buildWeb, serveWeb } from '../../scripts/web.mjs';
 
@@ -26,6 +26,15 @@ export const CHROMIUM_ARGS = [
 export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: sh scripts/setup-webgpu.sh --chromium installs it`);
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
+}
+
+/**
+ * Chromium with a profile on disk: its storage (the Origin Private File System, the Cache API)
+ * is kept in files as a user's is (launch() gives off-the-record contexts, which hold it in memory).
+ */
+export function launchPersistentChromium(userDataDir: string, extraArgs: readonly string[] = []): Promise<BrowserContext> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: sh scripts/setup-webgpu.sh --chromium installs it`);
+  return chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 export interface ServedPage {
