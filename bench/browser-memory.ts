@@ -151,11 +151,15 @@ async function main(): Promise<void> {
     report('converted', { stored: stored.map((m) => ({ name: m.name, MiB: Math.round(m.bytes / MiB) })) });
     phase = 'load';
     await page.waitForFunction((n) => window.maskgitApp.modelEvents.slice(n).some((e) => e.kind === 'loaded' || e.kind === 'error'), events, { timeout: 0, polling: 1000 });
-    report('loaded', { gpuDtype: await page.evaluate(() => window.maskgitApp.model!.dtype), model: await page.textContent('#model-name') });
+    const pool = () => page.evaluate(() => {
+      const stats = window.maskgitApp.engine!.stats().pool;
+      return { poolInUseMiB: Math.round(stats.bytesInUse / 2 ** 20), poolPeakMiB: Math.round(stats.peakBytesAllocated / 2 ** 20) };
+    });
+    report('loaded', { gpuDtype: await page.evaluate(() => window.maskgitApp.model!.dtype), model: await page.textContent('#model-name'), ...(await pool()) });
     phase = 'forward';
     const forwardStart = performance.now();
     const logits = await page.evaluate(() => window.maskgitApp.forward());
-    report('forward', { forwardSeconds: Number(((performance.now() - forwardStart) / 1000).toFixed(1)), logits: logits.slice(0, 3) });
+    report('forward', { forwardSeconds: Number(((performance.now() - forwardStart) / 1000).toFixed(1)), logits: logits.slice(0, 3), ...(await pool()) });
     if (args.includes('--generate')) {
       phase = 'generate';
       await page.uncheck('#sketch');
