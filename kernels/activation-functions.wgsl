@@ -30,3 +30,8 @@ fn gelu_erf(x: f32) -> f32 {
 fn relu(x: f32) -> f32 {
   return max(x, 0.0);
 }
+
+// Leaky ReLU with slope 0.2 below zero (the PatchGAN / StyleGAN discriminators' activation).
+fn leaky_relu(x: f32) -> f32 {
+  return max(x, 0.2 * x);
+}

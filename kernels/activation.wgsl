@@ -28,6 +28,10 @@ fn gelu_erf_grad(x: f32) -> f32 {
 fn relu_grad(x: f32) -> f32 {
   return select(0.0, 1.0, x > 0.0);
 }
+
+fn leaky_relu_grad(x: f32) -> f32 {
+  return select(0.2, 1.0, x > 0.0);
+}
 #endif
 
 struct Params {

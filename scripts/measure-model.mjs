@@ -5,14 +5,7 @@
 // Prints one JSON line: seconds, peak RSS of the process (MiB) and, for load, the engine
 // pool's peak GPU allocation (MiB).
 import { readFileSync } from 'node:fs';
-import {
-  convertFlaxCheckpoints,
-  createEngine,
-  loadModelWeights,
-  readFlaxCheckpointFile,
-  sortCheckpoints,
-  writeModelFolder,
-} from '../dist/node.js';
+import { convertCheckpointFiles, createEngine, loadModelWeights, openFileSource, writeModelFolder } from '../dist/node.js';
 
 const MiB = 2 ** 20;
 /** This process's peak RSS. VmHWM where there is one: maxRSS also counts the parent's before exec. */
@@ -32,10 +25,11 @@ const seconds = () => Number(((performance.now() - started) / 1000).toFixed(2));
 if (mode === 'convert') {
   const dtype = rest.includes('--dtype') ? rest[rest.indexOf('--dtype') + 1] : 'f32';
   const files = rest.filter((a, i) => a !== '--dtype' && rest[i - 1] !== '--dtype');
-  const checkpoints = [];
-  for (const file of files) checkpoints.push({ tree: await readFlaxCheckpointFile(file), source: file });
-  const model = convertFlaxCheckpoints(sortCheckpoints(checkpoints), { dtype });
+  // As `maskgit convert` does: arrays read from the files tensor by tensor as they are written.
+  const opened = files.map((file) => ({ ...openFileSource(file), source: file }));
+  const model = convertCheckpointFiles(opened, { dtype });
   await writeModelFolder(target, model.config, model.tensors);
+  for (const o of opened) o.close();
   console.log(JSON.stringify({ mode, seconds: seconds(), parameters: model.parameters, peakRssMiB: peakRss() }));
 } else if (mode === 'load') {
   const engine = await createEngine();

@@ -1,19 +1,27 @@
 #!/usr/bin/env node
 // `npm run web`: builds the demo page (web/main.ts, bundled by esbuild from the package's
-// browser entry) and serves it on localhost with the model folders under /models/.
+// browser entry, and its converter worker web/convert-worker.ts) and serves it on localhost
+// with the model folders under /models/.
 //   node scripts/web.mjs [--port 8080] [--host 127.0.0.1] [--build-only]
 import { build } from 'esbuild';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { dirname, extname, join, normalize, sep } from 'node:path';
+import { basename, dirname, extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** The repository: the folder above this file holding web/ (also when this file is bundled into .run/ by scripts/run-ts.mjs). */
+function repositoryRoot(from) {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'web', 'index.html')) && existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no repository with web/index.html above ${from}`);
+  }
+}
+const root = repositoryRoot(dirname(fileURLToPath(import.meta.url)));
 
 export async function buildWeb() {
   await build({
-    entryPoints: [join(root, 'web/main.ts')],
-    outfile: join(root, 'web/dist/app.js'),
+    entryPoints: { app: join(root, 'web/main.ts'), 'convert-worker': join(root, 'web/convert-worker.ts') },
+    outdir: join(root, 'web/dist'),
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -45,7 +53,7 @@ export function serveWeb({ port = 8080, host = '127.0.0.1', modelsDir = join(roo
     if (path.startsWith('/models/')) {
       base = modelsDir;
       path = path.slice('/models'.length);
-    } else if (path === '/app.js' || path === '/app.js.map') {
+    } else if (/^\/(app|convert-worker)\.js(\.map)?$/.test(path)) {
       path = '/dist' + path;
     }
     const file = normalize(join(base, path));
@@ -64,7 +72,8 @@ export function serveWeb({ port = 8080, host = '127.0.0.1', modelsDir = join(roo
   return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === normalize(process.argv[1])) {
+// Run as a command (not when bundled into another script by scripts/run-ts.mjs).
+if (process.argv[1] && basename(process.argv[1]) === 'web.mjs' && fileURLToPath(import.meta.url) === normalize(process.argv[1])) {
   const args = process.argv.slice(2);
   const value = (name, fallback) => {
     const i = args.indexOf(name);
@@ -72,7 +81,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === normalize(process.argv
   };
   await buildWeb();
   if (args.includes('--build-only')) {
-    console.log('built web/dist/app.js');
+    console.log('built web/dist/app.js and web/dist/convert-worker.js');
   } else {
     const server = await serveWeb({ port: Number(value('--port', '8080')), host: value('--host', '127.0.0.1') });
     const { address, port } = server.address();

@@ -65,6 +65,7 @@ export {
   readSafetensorsFile,
   readSafetensorsStream,
   SAFETENSORS_MAX_HEADER_BYTES,
+  safetensorsPieces,
   safetensorsDTypeSize,
   type HostTensor,
   type SafetensorsDType,
@@ -79,21 +80,30 @@ export {
   encodeFlaxCheckpoint,
   FlaxArray,
   flattenFlaxTree,
+  memorySource,
+  readFlaxCheckpoint,
+  type ByteSource,
+  type FlaxReadOptions,
   type FlaxTree,
   type FlaxValue,
   type FlaxWriteOptions,
+  type LazyBytes,
 } from './io/flax.js';
 export {
   checkpointParams,
+  convertCheckpointFiles,
   convertFlaxCheckpoints,
   identifyCheckpoint,
   sortCheckpoints,
+  type CheckpointFile,
   type CheckpointKind,
   type ConvertedModel,
   type ConvertOptions,
   type NamedCheckpoint,
 } from './io/convert.js';
 export {
+  checkModelHeader,
+  isModelFileSource,
   loadModelWeights,
   loadSafetensors,
   modelContents,
@@ -105,11 +115,14 @@ export {
   MODEL_CONFIG_FILE,
   MODEL_PARTS,
   MODEL_WEIGHTS_FILE,
+  MODEL_WEIGHTS_METADATA,
+  modelConfigText,
   type LoadedWeights,
   type LoadSafetensorsOptions,
   type LoadWeightsOptions,
   type ModelFileSource,
   type ModelFolderConfig,
+  type ModelLocation,
   type ModelPart,
 } from './io/model.js';
 export { defaultModelCache, ModelCache, openRemoteFile, type CacheLike, type CacheStorageLike, type FetchLike, type ModelCacheOptions, type OpenedFile, type RemoteOptions } from './io/remote.js';
@@ -124,6 +137,7 @@ export * as nn from './nn/index.js';
 export { BidirectionalTransformer, type TransformerForwardOptions } from './maskgit/transformer.js';
 export { TrainableTokenizer, CODEBOOK_PARAM, type TokenizerForward } from './maskgit/train/tokenizer-model.js';
 export { EmaCodebook, type EmaCodebookOptions } from './maskgit/train/codebook.js';
+export { DISCRIMINATOR_PREFIX, discriminatorParams, PatchDiscriminator } from './maskgit/train/discriminator.js';
 export { hashInts, imageSlice, psnr, TrainingStream, type AugmentOptions, type ImageSet } from './maskgit/train/data.js';
 export {
   DEFAULT_TRAINING_OPTIONS,

@@ -11,6 +11,7 @@ export { setDawnFlags } from './gpu/node-gpu.js';
 export {
   installNodeFiles,
   localModelFolder,
+  openFileSource,
   openLocalFile,
   readFileWithProgress,
   readFlaxCheckpointFile,

@@ -4,58 +4,16 @@
 // each against central finite differences and against tfjs-core's gradients (tf.grads).
 import type * as tfc from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { backward, constant, createEngine, grad, ops, parameter, ShapeError, type Engine, type Variable } from '../src/node.js';
+import { createEngine, grad, ops, parameter, ShapeError, type Engine, type Variable } from '../src/node.js';
 import { expectClose } from './helpers/compare.js';
 import { getEngine } from './helpers/engine.js';
-import { gradCheck } from './helpers/gradcheck.js';
+import { autogradOf, checkAgainstTf, gradCheck, weightedSum } from './helpers/gradcheck.js';
 import { oracle } from './helpers/oracle.js';
 import { normal, uniform } from './helpers/random.js';
 
 type Tf = typeof tfc;
 const TIMEOUT = 600_000; // first use of a kernel specialisation compiles it (slow on CPU adapters)
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** sum(y * r) as a scalar [1]: a loss whose gradient dy = r is dense and not constant. */
-function weightedSum(engine: Engine, y: Variable, r: Float32Array): Variable {
-  const n = size(y.shape);
-  return grad.sum(grad.reshape(grad.mul(y, constant(engine.tensor(r, y.shape))), [1, n]));
-}
-
-/** Gradients of `loss(vars)` by autograd, read back. */
-async function autogradOf(engine: Engine, values: Float32Array[], shapes: number[][], loss: (vars: Variable[]) => Variable): Promise<{ value: number; grads: Float32Array[] }> {
-  const vars = values.map((v, i) => parameter(engine.tensor(v, shapes[i]!)));
-  const out = loss(vars);
-  const value = (await out.value.read())[0]!;
-  backward(out);
-  const grads: Float32Array[] = [];
-  for (const v of vars) {
-    grads.push(Float32Array.from(await v.grad!.read()));
-    v.zeroGrad();
-    v.value.dispose();
-  }
-  return { value, grads };
-}
-
-/** Compares autograd with tf.grads of the same function written in tfjs-core. */
-async function checkAgainstTf(
-  engine: Engine,
-  values: Float32Array[],
-  shapes: number[][],
-  ours: (vars: Variable[]) => Variable,
-  theirs: (tf: Tf, ...xs: tfc.Tensor[]) => tfc.Scalar | tfc.Tensor,
-  tol: { atol: number; rtol: number },
-  what: string,
-): Promise<void> {
-  const tf = await oracle();
-  const { value, grads } = await autogradOf(engine, values, shapes, ours);
-  const inputs = values.map((v, i) => tf.tensor(v, shapes[i]!));
-  const f = (...xs: tfc.Tensor[]) => tf.sum(theirs(tf, ...xs)) as tfc.Scalar;
-  const expectedValue = f(...inputs).dataSync()[0]!;
-  expect(Math.abs(value - expectedValue), `${what}: loss ${value} vs tfjs ${expectedValue}`).toBeLessThanOrEqual(tol.atol * 10 + tol.rtol * Math.abs(expectedValue));
-  const expected = tf.grads(f)(inputs);
-  expected.forEach((g, i) => expectClose(grads[i]!, g.dataSync(), tol, `${what}: gradient of input ${i}`));
-  tf.dispose([...inputs, ...expected]);
-}
 
 /**
  * Nearest x2 upsampling for the oracle, as two gathers (row i of the output reads row i >> 1).

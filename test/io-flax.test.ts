@@ -5,7 +5,7 @@ import { encode, ExtensionCodec } from '@msgpack/msgpack';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, concatPieces, decodeFlaxCheckpoint, encodeFlaxCheckpoint, FlaxArray, flattenFlaxTree, type FlaxTree } from '../src/node.js';
+import { CheckpointError, concatPieces, decodeFlaxCheckpoint, encodeFlaxCheckpoint, FlaxArray, flattenFlaxTree, memorySource, readFlaxCheckpoint, type ByteSource, type FlaxTree } from '../src/node.js';
 import { f16BitsToF32 } from '../src/tensor/half.js';
 
 const golden = new Uint8Array(readFileSync(join(__dirname, 'fixtures/flax-golden.msgpack')));
@@ -115,5 +115,51 @@ describe('Flax msgpack checkpoints', () => {
       concatPieces(encodeFlaxCheckpoint({ w: { __msgpack_chunked_array__: true, shape, chunks } }));
     expect(bad(chunked({ 0: 2, 1: 3 }, { 0: chunk(4), 1: chunk(1) }))).toThrow(/ckpt: w: chunks do not fill the shape/);
     expect(bad(chunked({ 0: 5 }, { 0: chunk(4), 2: chunk(1) }))).toThrow(/chunks lacks key "1"/);
+  });
+
+  it('reads lazily from a ByteSource: the structure first, each array\'s bytes only when used (same values, same errors)', () => {
+    const reads: [number, number][] = [];
+    const counting = (bytes: Uint8Array): ByteSource => ({
+      size: bytes.byteLength,
+      read: (offset, length) => {
+        reads.push([offset, length]);
+        return bytes.slice(offset, offset + length);
+      },
+    });
+    // Large arrays, so their payloads lie outside the header windows the reader fetches.
+    const big = (n: number, v: number) => FlaxArray.fromFloat32(new Float32Array(n).fill(v), [n]);
+    const tree: FlaxTree = { params: { a: big(40_000, 1.5), b: { c: big(30_000, -2) }, n: 3 }, chunked: big(50_000, 0.25) };
+    const file = concatPieces(encodeFlaxCheckpoint(tree, { maxChunkBytes: 64_000 }));
+    const lazy = readFlaxCheckpoint(counting(file), 'lazy', { lazy: true });
+    const headerBytes = reads.reduce((n, [, length]) => n + length, 0);
+    expect(headerBytes).toBeLessThan(file.byteLength / 4);
+    const eager = decodeFlaxCheckpoint(file);
+    for (const [path, value] of flattenFlaxTree(eager)) {
+      const other = flattenFlaxTree(lazy).get(path);
+      if (!(value instanceof FlaxArray)) {
+        expect(other, path).toEqual(value);
+        continue;
+      }
+      expect(other).toBeInstanceOf(FlaxArray);
+      const array = other as FlaxArray;
+      expect([array.lazy, array.shape, array.dtype, array.byteLength]).toEqual([true, value.shape, value.dtype, value.byteLength]);
+      reads.length = 0;
+      expect(Buffer.from(array.bytes).equals(Buffer.from(value.bytes)), path).toBe(true);
+      // Reading an array reads its payload (its chunks' payloads), nothing else.
+      expect(reads.reduce((n, [, length]) => n + length, 0), path).toBe(value.byteLength);
+    }
+    // The same messages as in memory, for a cut anywhere.
+    for (const cut of [1, 100, file.byteLength >> 1, file.byteLength - 1]) {
+      const expected = (() => {
+        try {
+          decodeFlaxCheckpoint(file.subarray(0, cut), 'x');
+        } catch (error) {
+          return (error as Error).message;
+        }
+      })();
+      expect(expected).toMatch(/^x: truncated Flax checkpoint/);
+      expect(() => readFlaxCheckpoint(memorySource(file.subarray(0, cut)), 'x', { lazy: true })).toThrow(expected);
+    }
+    expect(() => readFlaxCheckpoint(memorySource(new Uint8Array(0)), 'x')).toThrow(/^x is empty$/);
   });
 });

@@ -199,11 +199,13 @@ describe('training', () => {
     trainer.dispose();
   });
 
-  it('checkpoints and resumes exactly: the same losses and weights as an uninterrupted run', { timeout: TIMEOUT }, async () => {
+  it('checkpoints and resumes exactly, across the adversarial start: the same losses and weights as an uninterrupted run', { timeout: TIMEOUT }, async () => {
     const engine = await getEngine();
     const events: TrainEvent[] = [];
+    // The discriminator starts at step 5, between the two parts' break (7) and the first checkpoint (5).
+    const training = { ...options, adversarialStart: 5, adversarialWeight: 0.3, discriminatorFilters: 4 };
     const run = (out: string, extra: { until?: number; resume?: boolean }) =>
-      runTokenizerTraining(engine, data, { out, config: TINY, training: options, evalEvery: 4, sampleEvery: 6, checkpointEvery: 5, logEvery: 3, onEvent: (e) => events.push(e), ...extra });
+      runTokenizerTraining(engine, data, { out, config: TINY, training, evalEvery: 4, sampleEvery: 6, checkpointEvery: 5, logEvery: 3, onEvent: (e) => events.push(e), ...extra });
     const whole = await run(join(work, 'whole'), {});
     const first = await run(join(work, 'parts'), { until: 7 });
     expect(first.trainer.step).toBe(7);
@@ -215,6 +217,9 @@ describe('training', () => {
     expect(second.trainer.history).toEqual(whole.trainer.history);
     expect(second.trainer.evals.filter((e) => e.step !== 7)).toEqual(whole.trainer.evals);
     for (const [name, t] of whole.trainer.model.weights()) expect([...(await second.trainer.model.weights().get(name)!.read())], name).toEqual([...(await t.read())]);
+    for (const [name, t] of whole.trainer.discriminator!.model.weights()) expect([...(await second.trainer.discriminator!.model.weights().get(name)!.read())], name).toEqual([...(await t.read())]);
+    expect(whole.trainer.history.adaptiveWeight.slice(0, 5)).toEqual([0, 0, 0, 0, 0]);
+    expect(whole.trainer.history.adaptiveWeight.slice(5).every((w) => w > 0)).toBe(true);
     // The files: checkpoint (model folder + state), the exported tokenizer, curves and samples.
     const out = join(work, 'parts');
     for (const f of ['checkpoint/config.json', 'checkpoint/model.safetensors', 'checkpoint/training-state.safetensors', 'checkpoint/training.json', 'model/config.json', 'model/model.safetensors', 'training/loss.png', 'training/losses.csv', 'training/evals.csv', 'training/history.json', 'training/reconstructions.png', 'training/samples/step-000006.png', 'training/samples/step-000012.png']) {
@@ -265,6 +270,8 @@ describe('maskgit train-tokenizer', () => {
       [['train-tokenizer', '--out', 'x', '--config', 'huge'], 2, /--config: must be one of tiny, small, base/],
       [['train-tokenizer', '--out', 'x', '--steps', 'many'], 2, /--steps: must be an integer >= 1/],
       [['train-tokenizer', '--out', 'x', '--sets', 'msn'], 2, /--sets: unknown set "msn"/],
+      [['train-tokenizer', '--out', 'x', '--adversarial-weight=-1'], 2, /--adversarial-weight: must be a number >= 0, got "-1"/],
+      [['train-tokenizer', '--out', 'x', '--l1', '0', '--l2', '0', '--sets', 'twitter', '--max-images', '8'], 2, /the L1 and L2 weights are both 0/],
       [['train-tokenizer', '--out', 'run', ...common], 2, /already holds a training run/],
       [['train-tokenizer', '--out', 'run', '--resume', '--batch', '8', '--sets', 'twitter', '--max-images', '24'], 2, /batchSize: the checkpoint was trained with 4, not 8/],
     ];

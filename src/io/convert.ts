@@ -9,7 +9,7 @@ import {
 } from '../maskgit/config.js';
 import { tokenizerParams, transformerParams } from '../maskgit/weights.js';
 import { bf16BytesToF32, f16BytesToF32, f32BytesToF16, f64BytesToF32 } from './dtype-bytes.js';
-import { FlaxArray, flattenFlaxTree, type FlaxTree, type FlaxValue } from './flax.js';
+import { FlaxArray, flattenFlaxTree, readFlaxCheckpoint, type ByteSource, type FlaxTree, type FlaxValue } from './flax.js';
 import type { ModelFolderConfig, ModelPart } from './model.js';
 import type { TensorBytes } from './safetensors.js';
 
@@ -96,6 +96,8 @@ export interface ConvertedModel {
   tensors: TensorBytes[];
   /** Total parameter count. */
   parameters: number;
+  /** The name (`source`) of the checkpoint each part came from. */
+  sources: Partial<Record<ModelPart, string>>;
 }
 
 /** How one engine tensor is made from Flax arrays. */
@@ -474,5 +476,33 @@ export function convertFlaxCheckpoints(
     tensors.push(...tensorsFor(mappings, checkTree(tokParams!, mappings, parts.tokenizer!.source), dtype));
   }
   const parameters = tensors.reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
-  return { config, contents, tensors, parameters };
+  const sources: Partial<Record<ModelPart, string>> = {};
+  if (parts.transformer) sources.transformer = parts.transformer.source;
+  if (parts.tokenizer) sources.tokenizer = parts.tokenizer.source;
+  return { config, contents, tensors, parameters, sources };
+}
+
+/** A checkpoint file to convert: its bytes (read on demand) and its name for messages. */
+export interface CheckpointFile {
+  readonly bytes: ByteSource;
+  readonly source: string;
+}
+
+/**
+ * What `maskgit convert` and the browser's converter both run: reads one or two checkpoint
+ * files (structure only: every array stays in its file until its converted tensor is written,
+ * so memory holds one tensor at a time, not the checkpoint), assigns their roles and converts.
+ * The files must stay readable until the tensors have been written.
+ */
+export function convertCheckpointFiles(
+  files: readonly CheckpointFile[],
+  options: ConvertOptions & { onRead?: (file: CheckpointFile, position: number) => void } = {},
+): ConvertedModel {
+  const { onRead, ...convert } = optionsObject('options', options);
+  if (!Array.isArray(files)) throw new ArgumentError('files', `must be a list of { bytes, source }, got ${describeValue(files)}`);
+  const checkpoints = files.map((file) => ({
+    tree: readFlaxCheckpoint(file.bytes, file.source, { lazy: true, onPosition: onRead && ((position) => onRead(file, position)) }),
+    source: file.source,
+  }));
+  return convertFlaxCheckpoints(sortCheckpoints(checkpoints), convert);
 }

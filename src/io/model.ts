@@ -20,6 +20,14 @@ import { storageDType, uploadTensor, type WeightDType } from './upload.js';
 export const MODEL_CONFIG_FILE = 'config.json';
 export const MODEL_WEIGHTS_FILE = 'model.safetensors';
 
+/** The metadata model.safetensors is written with. */
+export const MODEL_WEIGHTS_METADATA: Readonly<Record<string, string>> = Object.freeze({ format: 'maskgit' });
+
+/** config.json's text as the writers write it (one format, so every writer's files are byte-identical). */
+export function modelConfigText(config: ModelFolderConfig): string {
+  return JSON.stringify(config, null, 2) + '\n';
+}
+
 export type ModelPart = 'transformer' | 'tokenizer';
 export const MODEL_PARTS: readonly ModelPart[] = ['transformer', 'tokenizer'];
 
@@ -97,11 +105,32 @@ export function checkModelHeader(header: SafetensorsHeader, config: MaskGITConfi
   }
 }
 
+/** A model folder: a path (Node), a URL, or any ModelFileSource (e.g. a browser's Origin Private File System). */
+export type ModelLocation = string | URL | ModelFileSource;
+
+export function isModelFileSource(value: unknown): value is ModelFileSource {
+  return (
+    value !== null &&
+    typeof value === 'object' &&
+    !(value instanceof URL) &&
+    typeof (value as ModelFileSource).location === 'string' &&
+    typeof (value as ModelFileSource).open === 'function'
+  );
+}
+
 /** Checks the options shared by the loaders (ArgumentError naming the option). */
-function checkLoadOptions<T extends LoadSafetensorsOptions & { parts?: readonly ModelPart[] }>(engine: unknown, pathOrUrl: unknown, options: T | undefined): T {
+function checkLoadOptions<T extends LoadSafetensorsOptions & { parts?: readonly ModelPart[] }>(
+  engine: unknown,
+  pathOrUrl: unknown,
+  options: T | undefined,
+  sources = false,
+): T {
   if (!(engine instanceof Engine)) throw new ArgumentError('engine', `must be an Engine (createEngine()), got ${describeValue(engine)}`);
-  if (!(pathOrUrl instanceof URL) && (typeof pathOrUrl !== 'string' || pathOrUrl.length === 0)) {
-    throw new ArgumentError('path', `must be a folder path or URL (a non-empty string or a URL), got ${describeValue(pathOrUrl)}`);
+  if (!(pathOrUrl instanceof URL) && !(sources && isModelFileSource(pathOrUrl)) && (typeof pathOrUrl !== 'string' || pathOrUrl.length === 0)) {
+    throw new ArgumentError(
+      'path',
+      `must be a folder path or URL (a non-empty string or a URL)${sources ? ' or a ModelFileSource ({ location, open })' : ''}, got ${describeValue(pathOrUrl)}`,
+    );
   }
   const checked = optionsObject('options', options);
   checkOneOf('dtype', checked.dtype, ['f32', 'f16', 'auto']);
@@ -245,11 +274,24 @@ async function streamSafetensors(
   return { header, bytes: progress.loaded };
 }
 
+/**
+ * Bytes uploaded between waits for the GPU: a queue's writes are copied into staging memory
+ * that lives until the GPU takes them, so without a wait a fast reader piles a whole model up
+ * there (in a browser tab: ~0.5 GB more at the peak for the official model on SwiftShader).
+ */
+const UPLOAD_WINDOW_BYTES = 64 * 2 ** 20;
+
 function uploadingSink(engine: Engine, weights: Map<string, Tensor>, storage: (info: SafetensorsTensorInfo) => 'f32' | 'f16'): Pick<SafetensorsSink, 'tensor'> {
   const scratch = new ScratchBuffers();
+  let unconfirmed = 0;
   return {
-    tensor: (info, data) => {
+    tensor: async (info, data) => {
       weights.set(info.name, engine.keep(uploadTensor(engine, info, data, storage(info), scratch)));
+      unconfirmed += data.byteLength;
+      if (unconfirmed >= UPLOAD_WINDOW_BYTES) {
+        unconfirmed = 0;
+        await engine.workDone();
+      }
     },
   };
 }
@@ -307,14 +349,14 @@ export interface LoadedWeights {
 }
 
 /**
- * Reads a model folder (a path in Node, a URL anywhere) onto the GPU: config.json first, then
+ * Reads a model folder (a path in Node, a URL anywhere, or a ModelFileSource) onto the GPU: config.json first, then
  * model.safetensors streamed, each tensor uploaded as soon as its bytes arrive. The header is
  * checked against the config before any tensor is read; on any error every uploaded tensor is
  * freed and the error (CheckpointError for bad files) is thrown.
  */
-export async function loadModelWeights(engine: Engine, dirOrUrl: string | URL, options: LoadWeightsOptions = {}): Promise<LoadedWeights> {
-  options = checkLoadOptions(engine, dirOrUrl, options);
-  const source = modelSource(dirOrUrl, options);
+export async function loadModelWeights(engine: Engine, dirOrUrl: ModelLocation, options: LoadWeightsOptions = {}): Promise<LoadedWeights> {
+  options = checkLoadOptions(engine, dirOrUrl, options, true);
+  const source = isModelFileSource(dirOrUrl) ? dirOrUrl : modelSource(dirOrUrl, options);
   const config = await readModelConfig(source, options.onProgress);
   const contents = modelContents(config);
   const missing = (options.parts ?? []).filter((p) => !contents.includes(p));

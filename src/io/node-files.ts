@@ -1,14 +1,15 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeValue } from '../arguments.js';
 import { ArgumentError, CheckpointError } from '../errors.js';
 import { deadLeftovers, syncFolder, temporaryPath, writeAtomically, writeFileAtomic } from './atomic.js';
-import { decodeFlaxCheckpoint, encodeFlaxCheckpoint, type FlaxTree, type FlaxWriteOptions } from './flax.js';
-import { checkModelHeader, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, modelContents, modelParamSpecs, parseModelConfig, setLocalFiles, type ModelFileSource, type ModelFolderConfig } from './model.js';
+import { decodeFlaxCheckpoint, encodeFlaxCheckpoint, type ByteSource, type FlaxTree, type FlaxWriteOptions } from './flax.js';
+import { checkModelHeader, MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE, MODEL_WEIGHTS_METADATA, modelConfigText, modelContents, modelParamSpecs, parseModelConfig, setLocalFiles, type ModelFileSource, type ModelFolderConfig } from './model.js';
 import { FileProgress, type ProgressCallback } from './progress.js';
 import type { OpenedFile } from './remote.js';
-import { encodeSafetensorsHeader, tensorData, type TensorBytes } from './safetensors.js';
+import { encodeSafetensorsHeader, safetensorsPieces, type TensorBytes } from './safetensors.js';
 
 /** Node: files on disk as streams, atomic writers for safetensors, Flax checkpoints and model folders. */
 
@@ -173,12 +174,6 @@ async function writePieces(handle: FileHandle, pieces: Iterable<Uint8Array>, onW
   await flush();
 }
 
-function* safetensorsPieces(tensors: readonly TensorBytes[], metadata: Readonly<Record<string, string>>): Generator<Uint8Array> {
-  yield encodeSafetensorsHeader(tensors, metadata).bytes;
-  // One tensor's bytes at a time: lazy tensors are converted as they are written.
-  for (const t of tensors) yield tensorData(t);
-}
-
 export interface WriteOptions {
   onProgress?: ProgressCallback;
 }
@@ -199,15 +194,48 @@ export async function writeSafetensorsFile(
 
 /** Reads a Flax msgpack checkpoint from disk (one buffer; arrays are views into it). */
 export async function readFlaxCheckpointFile(path: string, onProgress?: ProgressCallback): Promise<FlaxTree> {
-  let size: number;
   try {
-    size = (await stat(path)).size;
+    await stat(path);
   } catch (error) {
     if (notFound(error)) throw new ArgumentError('checkpoint', `${path} does not exist`);
     throw error;
   }
-  if (size === 0) throw new CheckpointError(`${path} is empty`);
   return decodeFlaxCheckpoint(await readFileWithProgress(path, onProgress), path);
+}
+
+/**
+ * A file on disk as a ByteSource (synchronous reads at any offset, for readFlaxCheckpoint and
+ * convertCheckpointFiles), open until close().
+ */
+export function openFileSource(path: string): { bytes: ByteSource; close(): void } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    if (notFound(error)) throw new ArgumentError('checkpoint', `${path} does not exist`);
+    throw error;
+  }
+  const size = fstatSync(fd).size;
+  let open = true;
+  const bytes: ByteSource = {
+    size,
+    read(offset, length) {
+      const out = new Uint8Array(length);
+      for (let at = 0; at < length; ) {
+        const n = readSync(fd, out, at, length - at, offset + at);
+        if (n === 0) throw new CheckpointError(`${path} shrank while it was read (it ends before byte ${offset + at})`);
+        at += n;
+      }
+      return out;
+    },
+  };
+  return {
+    bytes,
+    close: () => {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
 }
 
 /** Writes a Flax msgpack checkpoint atomically (as flax.serialization.msgpack_serialize would). */
@@ -323,13 +351,13 @@ export async function writeModelFolder(
   let movedAside = false;
   await mkdir(tmp);
   try {
-    await writeSafetensorsFile(join(tmp, MODEL_WEIGHTS_FILE), tensors, { format: 'maskgit', ...options.metadata }, options);
+    await writeSafetensorsFile(join(tmp, MODEL_WEIGHTS_FILE), tensors, { ...MODEL_WEIGHTS_METADATA, ...options.metadata }, options);
     for (const f of options.extraFiles ?? []) {
       if (typeof f.data === 'string' || f.data instanceof Uint8Array) await writeFileAtomic(join(tmp, f.name), f.data);
       else await writeSafetensorsFile(join(tmp, f.name), f.data.tensors, f.data.metadata ?? {});
     }
     // Last: its presence marks the folder complete (recoverModelFolder relies on it).
-    await writeFileAtomic(join(tmp, MODEL_CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
+    await writeFileAtomic(join(tmp, MODEL_CONFIG_FILE), modelConfigText(config));
     if (existing) {
       await rename(target, old);
       movedAside = true;

@@ -233,6 +233,12 @@ export function tensorData(t: TensorBytes): Uint8Array {
   return data;
 }
 
+/** A safetensors file as the pieces to write in order: the header, then one tensor's bytes at a time (lazy tensors are converted as they are reached). */
+export function* safetensorsPieces(tensors: readonly TensorBytes[], metadata: Readonly<Record<string, string>> = {}): Generator<Uint8Array> {
+  yield encodeSafetensorsHeader(tensors, metadata).bytes;
+  for (const t of tensors) yield tensorData(t);
+}
+
 /** The whole file in memory (for small files and browsers; Node writes large ones with writeSafetensorsFile). */
 export function encodeSafetensors(tensors: readonly TensorBytes[], metadata: Readonly<Record<string, string>> = {}): Uint8Array {
   const { bytes: head, header } = encodeSafetensorsHeader(tensors, metadata);

@@ -1,6 +1,6 @@
 import { describeValue, optionsObject } from '../arguments.js';
 import { ArgumentError } from '../errors.js';
-import { loadModelWeights, type LoadWeightsOptions, type ModelFolderConfig } from '../io/model.js';
+import { loadModelWeights, type LoadWeightsOptions, type ModelFolderConfig, type ModelLocation } from '../io/model.js';
 import type { Engine } from '../tensor/engine.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { validateConfig, type MaskGITConfig } from './config.js';
@@ -48,12 +48,12 @@ export function createMaskGIT(config: MaskGITConfig, weights: ReadonlyMap<string
 }
 
 /**
- * Loads a complete model folder (a path in Node, a URL anywhere; see io/model.ts for the
- * format) onto the GPU, with transformers.js-style progress events, and builds its modules
+ * Loads a complete model folder (a path in Node, a URL anywhere, or a ModelFileSource such as
+ * a browser's stored copy; see io/model.ts for the format) onto the GPU, with transformers.js-style progress events, and builds its modules
  * (`transformer`, `tokenizer`). The folder must hold both parts (CheckpointError saying which
  * is missing otherwise).
  */
-export async function loadMaskGIT(engine: Engine, dirOrUrl: string | URL, options: LoadMaskGITOptions = {}): Promise<LoadedMaskGIT> {
+export async function loadMaskGIT(engine: Engine, dirOrUrl: ModelLocation, options: LoadMaskGITOptions = {}): Promise<LoadedMaskGIT> {
   // Checked here: spreading a non-object into the loader's options would silently drop it.
   options = optionsObject('options', options);
   const { config, weights, dtype } = await loadModelWeights(engine, dirOrUrl, { ...options, parts: ['transformer', 'tokenizer'] });

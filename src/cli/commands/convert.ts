@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { ArgumentError } from '../../errors.js';
-import { convertFlaxCheckpoints, sortCheckpoints, type NamedCheckpoint } from '../../io/convert.js';
+import { convertCheckpointFiles, type CheckpointFile, type ConvertedModel } from '../../io/convert.js';
 import { MODEL_CONFIG_FILE, MODEL_WEIGHTS_FILE } from '../../io/model.js';
-import { readFlaxCheckpointFile, writeModelFolder } from '../../io/node-files.js';
+import { openFileSource, writeModelFolder } from '../../io/node-files.js';
+import { FileProgress } from '../../io/progress.js';
 import type { Output } from '../output.js';
 import { progressReporter } from '../progress.js';
 
@@ -54,18 +55,41 @@ export function registerConvert(program: Command, output: () => Output): void {
       const imageSize = positiveInteger('--image-size', flags.imageSize);
       const started = performance.now();
       const reading = progressReporter(out, 'reading');
-      const checkpoints: NamedCheckpoint[] = [];
+      // The files stay open while the folder is written: arrays are read from them tensor by tensor.
+      const opened: { file: CheckpointFile; close(): void }[] = [];
+      let model: ConvertedModel;
       try {
-        for (const file of files) checkpoints.push({ tree: await readFlaxCheckpointFile(file, reading.onProgress), source: file });
+        for (const path of files) {
+          const { bytes, close } = openFileSource(path);
+          opened.push({ file: { bytes, source: path }, close });
+        }
+        const progress = new Map(opened.map(({ file }) => [file, new FileProgress(reading.onProgress, file.source, file.source, file.bytes.size)]));
+        try {
+          model = convertCheckpointFiles(
+            opened.map((o) => o.file),
+            {
+              dtype: flags.dtype,
+              codebookSize,
+              imageSize,
+              onRead: (file, position) => {
+                const p = progress.get(file)!;
+                if (position === 0) p.initiate();
+                p.update(position);
+                if (position === file.bytes.size) p.done();
+              },
+            },
+          );
+        } finally {
+          reading.stop();
+        }
+        const writing = progressReporter(out, 'writing');
+        try {
+          await writeModelFolder(flags.out, model.config, model.tensors, { onProgress: writing.onProgress });
+        } finally {
+          writing.stop();
+        }
       } finally {
-        reading.stop();
-      }
-      const model = convertFlaxCheckpoints(sortCheckpoints(checkpoints), { dtype: flags.dtype, codebookSize, imageSize });
-      const writing = progressReporter(out, 'writing');
-      try {
-        await writeModelFolder(flags.out, model.config, model.tensors, { onProgress: writing.onProgress });
-      } finally {
-        writing.stop();
+        for (const o of opened) o.close();
       }
       const c = model.config;
       const summary = {

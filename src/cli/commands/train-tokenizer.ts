@@ -17,6 +17,11 @@ interface TrainTokenizerFlags {
   warmup?: string;
   seed?: string;
   codebookSize?: string;
+  l1?: string;
+  l2?: string;
+  adversarialWeight?: string;
+  adversarialStart?: string;
+  discriminatorFilters?: string;
   resume?: boolean;
   logEvery: string;
   evalEvery: string;
@@ -40,6 +45,13 @@ export function positiveNumber(name: string, value: string | undefined): number 
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!(Number.isFinite(n) && n > 0)) throw new ArgumentError(name, `must be a positive number, got "${value}"`);
+  return n;
+}
+
+function nonNegativeNumber(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(value.trim() !== '' && Number.isFinite(n) && n >= 0)) throw new ArgumentError(name, `must be a number >= 0, got "${value}"`);
   return n;
 }
 
@@ -70,12 +82,16 @@ function reporter(out: Output): { onEvent: (e: TrainEvent) => void; stop(): void
         progress.log(
           e.step,
           { loss: e.loss.toFixed(5), psnr, rate: e.examplesPerSecond.toFixed(1) },
-          `step ${e.step}/${e.steps}: loss ${e.loss.toFixed(5)} (mse ${e.reconstruction.toFixed(5)}, commitment ${e.commitment.toFixed(5)}), lr ${e.learningRate.toExponential(2)}, ${e.examplesPerSecond.toFixed(1)} ex/s`,
+          `step ${e.step}/${e.steps}: loss ${e.loss.toFixed(5)} (mse ${e.reconstruction.toFixed(5)}, l1 ${e.l1.toFixed(5)}, commitment ${e.commitment.toFixed(5)}` +
+            (e.adaptiveWeight > 0 ? `, adversarial ${e.adversarial.toFixed(4)} x ${e.adaptiveWeight.toExponential(2)}, discriminator ${e.discriminator.toFixed(4)}` : '') +
+            `), lr ${e.learningRate.toExponential(2)}, ${e.examplesPerSecond.toFixed(1)} ex/s`,
         );
         break;
       case 'eval':
         psnr = e.psnr.toFixed(2);
-        progress.note(`step ${e.step}: held-out PSNR ${e.psnr.toFixed(2)} dB over ${e.images} images, ${e.codesUsed} codes used (perplexity ${e.perplexity.toFixed(1)})`);
+        progress.note(
+          `step ${e.step}: held-out PSNR ${e.psnr.toFixed(2)} dB over ${e.images} images, sharpness ${e.sharpness.toFixed(3)}, ${e.codesUsed} codes used (perplexity ${e.perplexity.toFixed(1)})`,
+        );
         break;
       case 'checkpoint':
         progress.note(`step ${e.step}: checkpoint in ${e.dir}`);
@@ -105,6 +121,11 @@ export function registerTrainTokenizer(program: Command, output: () => Output): 
     .option('--warmup <n>', 'linear warm-up steps (default 100)')
     .option('--seed <n>', 'seed of the weights, the data order and the augmentation (default 0)')
     .option('--codebook-size <n>', "codebook rows (default: the config's)")
+    .option('--l1 <w>', 'weight of the L1 reconstruction loss (default 1)')
+    .option('--l2 <w>', 'weight of the L2 (mean squared error) reconstruction loss (default 1)')
+    .option('--adversarial-weight <w>', 'weight of the adversarial (PatchGAN, hinge) term, times the adaptive weight; 0 turns it off (default 0.1)')
+    .option('--adversarial-start <step>', 'step from which the discriminator trains and the adversarial term is on (default 1000)')
+    .option('--discriminator-filters <n>', "channels of the discriminator's first layer (default 32)")
     .option('--resume', 'continue the run saved in --out')
     .option('--log-every <n>', 'steps between loss reports', '10')
     .option('--eval-every <n>', 'steps between held-out evaluations', '250')
@@ -128,6 +149,7 @@ export function registerTrainTokenizer(program: Command, output: () => Output): 
         '  $ maskgit train-tokenizer --out runs/emoji-32 --steps 1500',
         '  $ maskgit train-tokenizer --out runs/emoji-32 --steps 1500 --until 500   # stop at step 500',
         '  $ maskgit train-tokenizer --out runs/emoji-32 --resume                   # ... and go on',
+        '  $ maskgit train-tokenizer --out runs/mse --l1 0 --adversarial-weight 0   # L2 + commitment only',
         '  $ maskgit --json train-tokenizer --out /tmp/t --config tiny --steps 20 --max-images 64',
       ].join('\n'),
     )
@@ -146,6 +168,11 @@ export function registerTrainTokenizer(program: Command, output: () => Output): 
         learningRate: positiveNumber('--lr', flags.lr),
         warmupSteps: integer('--warmup', flags.warmup, 0),
         seed: integer('--seed', flags.seed, 0),
+        l1Weight: nonNegativeNumber('--l1', flags.l1),
+        l2Weight: nonNegativeNumber('--l2', flags.l2),
+        adversarialWeight: nonNegativeNumber('--adversarial-weight', flags.adversarialWeight),
+        adversarialStart: integer('--adversarial-start', flags.adversarialStart, 0),
+        discriminatorFilters: integer('--discriminator-filters', flags.discriminatorFilters),
       };
       const runOptions = {
         out: flags.out,

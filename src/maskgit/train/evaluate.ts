@@ -12,6 +12,11 @@ export interface ReconstructionMetrics {
   /** PSNR of the mean squared error over all pixels (dB). */
   psnrOfMeanError: number;
   mse: number;
+  /**
+   * Mean gradient magnitude (|horizontal| + |vertical| pixel differences) of the reconstructions
+   * over that of the originals: 1 is as sharp as the originals, below 1 blurred.
+   */
+  sharpness: number;
   /** Distinct codes the images use, and the perplexity of their distribution. */
   codesUsed: number;
   perplexity: number;
@@ -39,14 +44,34 @@ export async function reconstructImages(tokenizer: VQGANTokenizer, images: Image
   return { pixels, tokens };
 }
 
-/** PSNR and codebook use of reconstructions `pixels` (with their `tokens`) of `images`. */
+/** Sum over an image [size, size, 3] of |x[y, x+1] - x[y, x]| + |x[y+1, x] - x[y, x]|. */
+function gradientMagnitude(pixels: Float32Array, offset: number, size: number): number {
+  let total = 0;
+  const row = size * 3;
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      for (let c = 0; c < 3; c++) {
+        const at = offset + y * row + x * 3 + c;
+        if (x + 1 < size) total += Math.abs(pixels[at + 3]! - pixels[at]!);
+        if (y + 1 < size) total += Math.abs(pixels[at + row]! - pixels[at]!);
+      }
+    }
+  }
+  return total;
+}
+
+/** PSNR, sharpness and codebook use of reconstructions `pixels` (with their `tokens`) of `images`. */
 export function reconstructionMetrics(images: ImageSet, pixels: Float32Array, tokens: Int32Array): ReconstructionMetrics {
   const { count, size } = images;
   if (count === 0) throw new ArgumentError('images', 'there are no images to evaluate on');
   const per = size * size * 3;
   let psnrSum = 0;
   let seSum = 0;
+  let edgesReconstructed = 0;
+  let edgesOriginal = 0;
   for (let i = 0; i < count; i++) {
+    edgesReconstructed += gradientMagnitude(pixels, i * per, size);
+    edgesOriginal += gradientMagnitude(images.images, i * per, size);
     let se = 0;
     for (let j = i * per; j < (i + 1) * per; j++) se += (pixels[j]! - images.images[j]!) ** 2;
     seSum += se;
@@ -57,7 +82,8 @@ export function reconstructionMetrics(images: ImageSet, pixels: Float32Array, to
   let entropy = 0;
   for (const n of uses.values()) entropy -= (n / tokens.length) * Math.log(n / tokens.length);
   const mse = seSum / (count * per);
-  return { images: count, psnr: psnrSum / count, psnrOfMeanError: psnr(mse), mse, codesUsed: uses.size, perplexity: Math.exp(entropy) };
+  const sharpness = edgesOriginal > 0 ? edgesReconstructed / edgesOriginal : 1;
+  return { images: count, psnr: psnrSum / count, psnrOfMeanError: psnr(mse), mse, sharpness, codesUsed: uses.size, perplexity: Math.exp(entropy) };
 }
 
 /** Reconstructs `images` with `tokenizer` and measures it. */

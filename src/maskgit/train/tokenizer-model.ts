@@ -16,6 +16,8 @@ export interface TokenizerForward extends VectorQuantized {
   latents: Variable;
   /** The decoder's output from z_q [B, H, W, 3], not clipped. */
   reconstruction: Variable;
+  /** The input of the decoder's output conv (swish(GroupNorm(h))): the adaptive adversarial weight needs it. */
+  decoderFeatures: Variable;
 }
 
 /**
@@ -112,6 +114,11 @@ export class TrainableTokenizer {
 
   /** latents [B, h, w, D] -> pixels [B, h f, w f, 3], not clipped (Decoder of src/maskgit/tokenizer.ts). */
   decode(latents: Variable): Variable {
+    return this.decodeWithFeatures(latents).pixels;
+  }
+
+  /** decode(), and the input of its output conv. */
+  private decodeWithFeatures(latents: Variable): { pixels: Variable; features: Variable } {
     const c = this.config;
     const p = 'tokenizer.decoder';
     const widths = levelWidths(c);
@@ -127,7 +134,8 @@ export class TrainableTokenizer {
       }
       if (level > 0) h = this.conv(`${p}.up.${level}.upsample`, h, { bias: true, upsample: true });
     }
-    return this.conv(`${p}.conv_out`, this.norm(`${p}.norm_out`, h), { bias: true });
+    const features = this.norm(`${p}.norm_out`, h);
+    return { pixels: this.conv(`${p}.conv_out`, features, { bias: true }), features };
   }
 
   /**
@@ -143,7 +151,8 @@ export class TrainableTokenizer {
     const latents = this.encode(pixels);
     beforeQuantize?.(latents.value);
     const vq = vectorQuantize(latents, this.codebook, commitment);
-    return { ...vq, latents, reconstruction: this.decode(vq.quantized) };
+    const { pixels: reconstruction, features: decoderFeatures } = this.decodeWithFeatures(vq.quantized);
+    return { ...vq, latents, reconstruction, decoderFeatures };
   }
 
   dispose(): void {

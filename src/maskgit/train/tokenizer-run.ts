@@ -52,7 +52,22 @@ export interface TokenizerRunOptions {
 
 export type TrainEvent =
   | { type: 'start'; step: number; steps: number; until: number; resumed: boolean; parameters: number; trainImages: number; heldOutImages: number }
-  | { type: 'log'; step: number; steps: number; loss: number; reconstruction: number; commitment: number; learningRate: number; examplesPerSecond: number; trainSeconds: number }
+  | {
+      type: 'log';
+      step: number;
+      steps: number;
+      loss: number;
+      reconstruction: number;
+      l1: number;
+      commitment: number;
+      /** The generator's adversarial loss, the discriminator's hinge loss and the weight of the former (0 before the adversarial start). */
+      adversarial: number;
+      discriminator: number;
+      adaptiveWeight: number;
+      learningRate: number;
+      examplesPerSecond: number;
+      trainSeconds: number;
+    }
   | ({ type: 'eval' } & EvalRecord)
   | { type: 'sample'; step: number; file: string }
   | { type: 'checkpoint'; step: number; dir: string }
@@ -79,7 +94,9 @@ async function openRun(engine: Engine, data: TrainingData, options: TokenizerRun
   } catch (cause) {
     throw new CheckpointError(`${join(dir, TRAINING_RECORD_FILE)} is not valid JSON (${(cause as Error).message})`, { cause });
   }
-  if (record.format !== 'maskgit-tokenizer-training' || record.version !== 1) throw new CheckpointError(`${join(dir, TRAINING_RECORD_FILE)} is not a tokenizer training record of version 1`);
+  if (record.format !== 'maskgit-tokenizer-training' || (record.version !== 1 && record.version !== 2)) {
+    throw new CheckpointError(`${join(dir, TRAINING_RECORD_FILE)} is not a tokenizer training record of version 1 or 2`);
+  }
   if (options.config && JSON.stringify(options.config) !== JSON.stringify(record.tokenizer)) {
     throw new ArgumentError('--config', `the checkpoint's tokenizer is ${JSON.stringify(record.tokenizer)}; resume without changing the architecture`);
   }
@@ -166,7 +183,11 @@ export async function runTokenizerTraining(engine: Engine, data: TrainingData, o
         steps,
         loss: h.loss[i]!,
         reconstruction: h.reconstruction[i]!,
+        l1: h.l1[i]!,
         commitment: h.commitment[i]!,
+        adversarial: h.adversarial[i]!,
+        discriminator: h.discriminator[i]!,
+        adaptiveWeight: h.adaptiveWeight[i]!,
         learningRate: h.learningRate[i]!,
         examplesPerSecond: seconds > 0 ? ((s - window.step) * trainer.options.batchSize) / seconds : 0,
         trainSeconds: trainer.trainSeconds,

@@ -22,6 +22,11 @@ export function mul<D extends DType>(a: Variable<D>, b: Variable<D>): Variable<D
   ]);
 }
 
+/** factor * a. */
+export function scale<D extends DType>(a: Variable<D>, factor: number): Variable<D> {
+  return record('scale', ops.scale(a.value, factor), [a], (g) => [ops.scale(g, factor)]);
+}
+
 /** Sum over the last axis. */
 export function sum<D extends DType>(a: Variable<D>, options: { keepDims?: boolean } = {}): Variable<D> {
   return record('sum', ops.sum(a.value, options), [a], (g) => {

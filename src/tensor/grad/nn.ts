@@ -11,6 +11,11 @@ export function gelu(x: Variable, form: 'tanh' | 'erf' = 'tanh'): Variable {
   return record('gelu', ops.activation(x.value, act), [x], (g) => [ops.activationGrad(x.value as Tensor, g, act)]);
 }
 
+/** Leaky ReLU, slope 0.2 below zero (discriminators); backward: g * (x > 0 ? 1 : 0.2). */
+export function leakyRelu(x: Variable): Variable {
+  return record('leaky_relu', ops.activation(x.value, 'leaky_relu'), [x], (g) => [ops.activationGrad(x.value as Tensor, g, 'leaky_relu')]);
+}
+
 /** LayerNorm over the last axis; backward: one row per workgroup (dx), column sums for scale and bias. */
 export function layerNorm(x: Variable, scale: Variable, bias: Variable, options: { eps?: number } = {}): Variable {
   const eps = options.eps ?? 1e-5;

@@ -8,16 +8,17 @@ import { kernelWithSnippets, SNIPPETS } from './snippets.js';
 const ACTIVATION = kernelWithSnippets('activation', activationSource, [SNIPPETS.activationFunctions]);
 const WG = 256;
 
-/** The activations of the shared WGSL snippet, by the names the GEMM epilogue uses. */
-const ACTIVATIONS: readonly Activation[] = ['gelu_tanh', 'gelu_erf', 'relu'];
+/** The activations of the shared WGSL snippet: the GEMM epilogue's, and leaky ReLU (slope 0.2, discriminators). */
+export type ElementwiseActivation = Activation | 'leaky_relu';
+const ACTIVATIONS: readonly ElementwiseActivation[] = ['gelu_tanh', 'gelu_erf', 'relu', 'leaky_relu'];
 
 /** out = act(x) elementwise, computed in f32; same shape and dtype (f32 or f16). */
-export function activation<D extends DType>(x: Tensor<D>, act: Activation): Tensor<D> {
+export function activation<D extends DType>(x: Tensor<D>, act: ElementwiseActivation): Tensor<D> {
   return runElementwise('activation', act, x, []);
 }
 
 /** One dispatch of an elementwise activation kernel over x (and `more`, shaped like x). */
-function runElementwise<D extends DType>(op: string, act: Activation, x: Tensor<D>, more: Tensor[]): Tensor<D> {
+function runElementwise<D extends DType>(op: string, act: ElementwiseActivation, x: Tensor<D>, more: Tensor[]): Tensor<D> {
   const engine = x.engine;
   if (!ACTIVATIONS.includes(act)) throw new ShapeError(`${op}: unknown "${String(act)}"; expected one of ${ACTIVATIONS.join(', ')}`);
   if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new ShapeError(`${op} ${act}: x is ${x.dtype}; cast it to f32 or f16`);
@@ -47,6 +48,6 @@ export function gelu<D extends DType>(x: Tensor<D>, form: 'tanh' | 'erf' = 'tanh
 }
 
 /** The backward of activation(x, act): g * act'(x), with x the activation's input; same shape and dtype. */
-export function activationGrad<D extends DType>(x: Tensor<D>, g: Tensor<D>, act: Activation): Tensor<D> {
+export function activationGrad<D extends DType>(x: Tensor<D>, g: Tensor<D>, act: ElementwiseActivation): Tensor<D> {
   return runElementwise('activationGrad', act, x, [g]);
 }

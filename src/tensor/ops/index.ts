@@ -1,10 +1,10 @@
 export { add, binary, cast, div, maximum, minimum, mul, sub, type BinaryOp } from './elementwise.js';
 export { max, sum, sumTo } from './reduce.js';
-export { abs, affine, clamp, exp, log, neg, pow, relu, scale, sigmoid, sqrt, square, swish, tanh, unary, type UnaryOp } from './unary.js';
+export { abs, affine, clamp, exp, log, neg, positive, pow, relu, scale, sigmoid, sign, sqrt, square, swish, tanh, unary, type UnaryOp } from './unary.js';
 export { attention, attentionQKV, type AttentionOptions, type KVAttentionOptions } from './attention.js';
 export { layerNorm, type LayerNormOptions } from './layernorm.js';
 export { softmax } from './softmax.js';
-export { activation, gelu } from './activation.js';
+export { activation, gelu, type ElementwiseActivation } from './activation.js';
 export { embedding } from './embedding.js';
 export { sliceLastAxis } from './slice.js';
 export { matmul, type Activation, type MatmulOptions } from './matmul.js';

@@ -21,6 +21,10 @@ const UNARY_OPS = {
   swish: 'x / (1.0 + exp(-x))',
   tanh: 'tanh(clamp(x, V(-15.0), V(15.0)))',
   relu: 'max(x, V(0.0))',
+  /** -1, 0 or 1 */
+  sign: 'sign(x)',
+  /** 1 where x > 0, else 0 (the derivative of relu) */
+  positive: 'select(V(0.0), V(1.0), x > V(0.0))',
   /** alpha * x + beta */
   affine: 'alpha * x + beta',
   /** min(max(x, alpha), beta) */
@@ -64,6 +68,9 @@ export const sigmoid = <D extends DType>(x: Tensor<D>) => unary('sigmoid', x);
 export const swish = <D extends DType>(x: Tensor<D>) => unary('swish', x);
 export const tanh = <D extends DType>(x: Tensor<D>) => unary('tanh', x);
 export const relu = <D extends DType>(x: Tensor<D>) => unary('relu', x);
+export const sign = <D extends DType>(x: Tensor<D>) => unary('sign', x);
+/** 1 where x > 0, else 0. */
+export const positive = <D extends DType>(x: Tensor<D>) => unary('positive', x);
 /** scale * x */
 export const scale = <D extends DType>(x: Tensor<D>, factor: number) => unary('affine', x, factor, 0);
 /** scale * x + shift */
