@@ -197,7 +197,7 @@ export {
   type PrefixLogitsFn,
 } from './maskgit/autoregressive.js';
 export { cachedStepsFlop, decodeFlops, transformerForwardFlop, type DecodeFlops } from './maskgit/cost.js';
-export { benchmarkDecode, interpolatedSum, type DecodeBenchOptions, type DecodeBenchResult } from './maskgit/benchmark.js';
+export { benchmarkDecode, fitQuadratic, fittedQuadraticSum, type DecodeBenchOptions, type DecodeBenchResult, type DecodeSpread } from './maskgit/benchmark.js';
 export { decodePNG, encodePNG, imageGrid, rgbaToRGBFloat, rgbFloatToRGBA, type RGBAImage } from './io/png.js';
 export {
   accuracyReport,

@@ -10,7 +10,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs script without types
 import { buildWeb, serveWeb } from '../scripts/web.mjs';
-import { encodePNG, philox4x32, writeModelFolder } from '../src/node.js';
+import { defaultBlurRadius, encodePNG, latentBox, latentSize, philox4x32, tokenMaskFromPixels, writeModelFolder } from '../src/node.js';
 import { childScript, runChild } from './helpers/child.js';
 import { tinyConfig, tinyTensors } from './helpers/tiny-maskgit.js';
 
@@ -131,17 +131,53 @@ describe('the demo page in Chromium', () => {
     await context.close();
   });
 
-  it('inpaints a painted mask, edits a drawn box and outpaints, through the page controls', { timeout: 600_000 }, async () => {
+  it('inpaints a painted mask, edits a drawn box and outpaints, through the page controls: the tokens kept are the source\'s, the masked ones regenerated', { timeout: 600_000 }, async () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
     await page.goto(`${base}?model=/models/${modelName}/`);
     await page.evaluate(() => window.maskgitApp.ready);
     await page.evaluate(() => window.maskgitApp.runGenerate({ classLabel: 0, seed: 3, steps: 4 }));
-    const before = await page.evaluate(() => window.maskgitApp.canvasPixels());
+    const model = await page.evaluate(() => window.maskgitApp.model!.config);
+    const S = model.imageSize;
+    const g = latentSize(model);
+    const f = S / g;
     const overlay = (await page.locator('#overlay').boundingBox())!;
     const at = (fx: number, fy: number) => [overlay.x + fx * overlay.width, overlay.y + fy * overlay.height] as const;
     const status = () => page.textContent('#status');
+    const canvas = async () => {
+      const [width, height] = await page.evaluate(() => [document.querySelector<HTMLCanvasElement>('#image')!.width, document.querySelector<HTMLCanvasElement>('#image')!.height]);
+      return { width, height, data: await page.evaluate(() => window.maskgitApp.canvasPixels()) };
+    };
+    const encode = (image: { width: number; height: number; data: number[] }) => page.evaluate((i) => window.maskgitApp.encode(i), image);
+    const lastEdit = async () => (await page.evaluate(() => window.maskgitApp.lastEdit))!;
+    const isCode = (t: number) => Number.isInteger(t) && t >= 0 && t < model.codebookSize;
+    /** Tokens outside `mask` equal the source's; inside, codes, some of them new. Returns how many changed. */
+    const keptAndRegenerated = (what: string, source: number[], tokens: number[], mask: number[]) => {
+      expect(tokens, what).toHaveLength(source.length);
+      let changed = 0;
+      for (let i = 0; i < tokens.length; i++) {
+        if (!mask[i]) expect(tokens[i], `${what}: token ${i} is outside the mask`).toBe(source[i]);
+        else {
+          expect(isCode(tokens[i]!), `${what}: token ${i} (${tokens[i]}) is a code of the codebook`).toBe(true);
+          if (tokens[i] !== source[i]) changed++;
+        }
+      }
+      expect(changed, `${what}: regenerated tokens that differ from the source's`).toBeGreaterThan(0);
+      return changed;
+    };
+    /** Pixels the blend gives no weight to are the source's, exactly. */
+    const pixelsKept = (what: string, before: number[], after: number[], blend: number[]) => {
+      let kept = 0;
+      for (let p = 0; p < blend.length; p++) {
+        if (blend[p] !== 0) continue;
+        kept++;
+        expect(after.slice(p * 4, p * 4 + 3), `${what}: pixel ${p} has no blend weight`).toEqual(before.slice(p * 4, p * 4 + 3));
+      }
+      expect(kept, `${what}: pixels outside the blend`).toBeGreaterThan(0);
+    };
 
-    // Paint a stroke across the middle, then inpaint it.
+    // 1. Inpaint a stroke painted across the middle.
+    const generated = await canvas();
+    const generatedTokens = await encode(generated);
     await page.mouse.move(...at(0.3, 0.5));
     await page.mouse.down();
     await page.mouse.move(...at(0.7, 0.5), { steps: 8 });
@@ -150,12 +186,20 @@ describe('the demo page in Chromium', () => {
     await page.click('#inpaint');
     await page.waitForFunction(() => /Inpainted|failed/.test(document.getElementById('status')!.textContent ?? ''), null, { timeout: 300_000 });
     expect(await status()).toMatch(/^Inpainted in/);
-    const inpainted = await page.evaluate(() => window.maskgitApp.canvasPixels());
-    expect(inpainted).toHaveLength(before.length);
-    // The top-left corner is far from the stroke: inpainting blends only near the mask.
-    expect(inpainted.slice(0, 4)).toEqual(before.slice(0, 4));
+    const inpaint = await lastEdit();
+    expect(inpaint.kind).toBe('inpaint');
+    expect(inpaint.source.data).toEqual(generated.data);
+    expect(inpaint.inputTokens, 'the edit starts from the tokens of the image shown').toEqual(generatedTokens);
+    const painted = inpaint.pixelMask!;
+    expect(painted.some((v) => v) && painted.some((v) => !v), 'the stroke masks part of the image').toBe(true);
+    expect(inpaint.tokenMask).toEqual([...tokenMaskFromPixels(Uint8Array.from(painted), S, S, f)]);
+    const inpaintChanged = keptAndRegenerated('inpaint', generatedTokens, inpaint.tokens!, inpaint.tokenMask!);
+    const inpainted = await canvas();
+    pixelsKept('inpaint', generated.data, inpainted.data, inpaint.blendMask!);
+    expect(await page.evaluate(() => [...window.maskgitApp.current!.tokens!])).toEqual(inpaint.tokens);
 
-    // Draw a box in the lower right and edit it to another class.
+    // 2. Edit a box drawn in the lower right to another class: only the box's tokens change.
+    const editSource = await encode(inpainted);
     await page.check('input[name="tool"][value="box"]');
     await page.mouse.move(...at(0.55, 0.55));
     await page.mouse.down();
@@ -164,15 +208,47 @@ describe('the demo page in Chromium', () => {
     await page.click('#edit');
     await page.waitForFunction(() => /Edited|failed/.test(document.getElementById('status')!.textContent ?? ''), null, { timeout: 300_000 });
     expect(await status()).toMatch(/^Edited in/);
+    const edit = await lastEdit();
+    expect(edit.kind).toBe('edit');
+    expect(edit.inputTokens).toEqual(editSource);
+    const lb = latentBox(edit.box!, f, g, g);
+    expect(lb.top).toBeGreaterThan(0); // the box is in the lower right: rows and columns outside it exist
+    expect(lb.left).toBeGreaterThan(0);
+    const boxMask = Array.from({ length: g * g }, (_, i) => (Math.floor(i / g) >= lb.top && Math.floor(i / g) < lb.bottom && i % g >= lb.left && i % g < lb.right ? 1 : 0));
+    expect(edit.tokenMask).toEqual(boxMask);
+    const editChanged = keptAndRegenerated('edit', editSource, edit.tokens!, boxMask);
+    const edited = await canvas();
+    pixelsKept('edit', inpainted.data, edited.data, edit.blendMask!);
 
-    // Outpaint 8 pixels to the right: the image grows.
+    // 3. Outpaint 8 pixels to the right: the image grows, the window's known columns keep the source's tokens.
     await page.fill('#amount', '8');
     await page.click('#outpaint');
     await page.waitForFunction(() => /Outpainted|failed/.test(document.getElementById('status')!.textContent ?? ''), null, { timeout: 300_000 });
     expect(await status()).toMatch(/^Outpainted in/);
-    const size = await page.evaluate(() => [document.querySelector<HTMLCanvasElement>('#image')!.width, document.querySelector<HTMLCanvasElement>('#image')!.height]);
-    const side = Math.sqrt(before.length / 4);
-    expect(size).toEqual([side + 8, side]);
+    const out = await lastEdit();
+    const grown = await canvas();
+    expect([grown.width, grown.height]).toEqual([S + 8, S]);
+    expect(out.kind).toBe('outpaint');
+    expect(out.windows).toHaveLength(1);
+    const win = out.windows![0]!;
+    const k = Math.ceil(8 / f); // new token columns, on the right of the window
+    expect(win.tokenMask).toEqual(Array.from({ length: g * g }, (_, i) => (i % g >= g - k ? 1 : 0)));
+    expect(win.box).toEqual({ top: 0, left: k * f, height: S, width: S }); // the window's right edge is the new image's
+    // The known part: the source's rightmost S - k f columns, encoded on their own.
+    const knownWidth = S - k * f;
+    const known = { width: knownWidth, height: S, data: [] as number[] };
+    for (let y = 0; y < S; y++) known.data.push(...edited.data.slice((y * S + S - knownWidth) * 4, (y * S + S) * 4));
+    const knownTokens = await encode(known);
+    const gk = knownWidth / f;
+    const windowSource = win.tokens.map((_, i) => (i % g < g - k ? knownTokens[Math.floor(i / g) * gk + (i % g)]! : model.maskTokenId));
+    expect(win.inputTokens).toEqual(windowSource);
+    const outpaintChanged = keptAndRegenerated('outpaint', windowSource, win.tokens, win.tokenMask);
+    // The source's pixels away from the seam (3 blur sigmas) are unchanged.
+    const seam = win.box.left + (g - k) * f - Math.ceil(3 * defaultBlurRadius(S));
+    for (let y = 0; y < S; y++) {
+      expect(grown.data.slice(y * (S + 8) * 4, (y * (S + 8) + seam) * 4), `row ${y} left of the seam`).toEqual(edited.data.slice(y * S * 4, (y * S + seam) * 4));
+    }
+    console.log(`browser edits: inpaint regenerated ${inpaintChanged} of ${inpaint.tokenMask!.filter(Boolean).length} masked tokens with new codes, edit ${editChanged} of ${boxMask.filter(Boolean).length}, outpaint ${outpaintChanged} of ${g * k}`);
     await page.screenshot({ path: join(artifacts, 'browser-edit.png') });
     await page.close();
   });

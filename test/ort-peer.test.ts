@@ -4,9 +4,12 @@
 // which is ORT's bug and what selfCheck() exists to report, so it is not asserted here).
 import { describe, expect, it } from 'vitest';
 import { encodeModel, float, int } from '../bench/peers/onnx.js';
-import { allowSharedWriteBuffer, ortPeer } from '../bench/peers/ort.js';
+import { allowSharedWriteBuffer, compileOrtWasmWithLiftoffOnly, ortPeer } from '../bench/peers/ort.js';
 import { getEngine } from './helpers/engine.js';
 import { uniform } from './helpers/random.js';
+
+// Results only, no times: ORT's wasm compiled by V8's baseline tier (minutes sooner here).
+compileOrtWasmWithLiftoffOnly();
 
 describe('ONNX model encoding', () => {
   it('needs an opset for every operator domain and integers for int attributes', () => {

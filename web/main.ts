@@ -11,8 +11,10 @@ import {
   loadMaskGIT,
   outpaint,
   randomStream,
+  rgbaToRGBFloat,
   rgbFloatToRGBA,
   shadeMasked,
+  type EditResult,
   type Engine,
   type GenerateProgress,
   type LoadedMaskGIT,
@@ -76,6 +78,10 @@ export interface MaskGITApp {
   canvasPixels(): number[];
   /** Raw Philox bits from the GPU (the decode's random stream), to compare with other runtimes. */
   randomBits(seed: number, purpose: number, positions: number, length: number): Promise<number[]>;
+  /** The tokens of an RGBA image (any multiple of the tokenizer's factor), through the model's encoder. */
+  encode(image: { width: number; height: number; data: number[] }): Promise<number[]>;
+  /** What the last inpaint / edit / outpaint kept and regenerated, token by token (image 0). */
+  lastEdit?: EditRecord;
   /** Model events: loads, conversions, cancellations and errors, in order. */
   modelEvents: ModelEvent[];
   /** The conversion running, if any. */
@@ -91,6 +97,22 @@ export interface MaskGITApp {
   /** One transformer forward on a fully masked sequence (for memory measurements): its logits' first values. */
   forward(): Promise<number[]>;
   error?: string;
+}
+
+/** The token record of one edit through the page, for tests and the console. */
+export interface EditRecord {
+  kind: 'inpaint' | 'edit' | 'outpaint';
+  /** The image edited (RGBA) and, for inpaint, the painted pixel mask; for edit, the box. */
+  source: { width: number; height: number; data: number[] };
+  pixelMask?: number[];
+  box?: Box;
+  /** Inpaint and edit: the source's tokens, the regenerated ones (1), the result's tokens, the pixel blend weights. */
+  inputTokens?: number[];
+  tokenMask?: number[];
+  tokens?: number[];
+  blendMask?: number[];
+  /** Outpaint: per window, where it lies in the output and its tokens before and after decoding. */
+  windows?: { box: Box; tokenMask: number[]; inputTokens: number[]; tokens: number[] }[];
 }
 
 interface GenerateRequest extends SamplingOptions {
@@ -163,6 +185,16 @@ async function decodeTokensToPixels(model: LoadedMaskGIT, tokens: Int32Array): P
   } finally {
     pixels.dispose();
   }
+}
+
+/** An image as plain arrays (what page.evaluate can return). */
+function plain(image: RGBAImage): EditRecord['source'] {
+  return { width: image.width, height: image.height, data: [...image.data] };
+}
+
+/** The token fields of an inpaint or edit result, image 0. */
+function editTokens(result: EditResult): Pick<EditRecord, 'inputTokens' | 'tokenMask' | 'tokens' | 'blendMask'> {
+  return { inputTokens: [...result.inputTokens], tokenMask: [...result.tokenMask], tokens: [...result.tokens[0]!], blendMask: [...result.blendMask] };
 }
 
 /** Files of a drop: plain files, or the files of one dropped folder (with its name). */
@@ -524,6 +556,7 @@ async function main(app: MaskGITApp): Promise<void> {
       if (!mask.some((v) => v)) throw new Error('paint a mask over the part to regenerate');
       const { width, height } = current.image;
       const result = await inpaint(m, current.image, { width, height, data: mask }, { ...sampling(), class: classPicker.value, onProgress: stepFrames(m) });
+      app.lastEdit = { kind: 'inpaint', source: plain(current.image), pixelMask: [...mask], ...editTokens(result) };
       brush.clear();
       show({ image: result.images[0]!, tokens: result.tokens[0]!, classLabel: null });
     }).catch(() => {}),
@@ -533,6 +566,8 @@ async function main(app: MaskGITApp): Promise<void> {
       const current = requireImage();
       const side = $<HTMLSelectElement>('side').value as 'left' | 'right' | 'top' | 'bottom';
       const result = await outpaint(m, current.image, { ...sampling(), side, amount: numberInput('amount'), class: classPicker.value, onProgress: stepFrames(m) });
+      const windows = result.windows.map((w) => ({ box: { ...w.box }, tokenMask: [...w.tokenMask], inputTokens: [...w.inputTokens[0]!], tokens: [...w.tokens[0]!] }));
+      app.lastEdit = { kind: 'outpaint', source: plain(current.image), windows };
       show({ image: result.images[0]!, tokens: null, classLabel: null });
     }).catch(() => {}),
   );
@@ -542,6 +577,7 @@ async function main(app: MaskGITApp): Promise<void> {
       const box: Box | null = boxTool.box();
       if (!box) throw new Error('draw a box over the region to change');
       const result = await editBox(m, current.image, box, targetPicker.value, { ...sampling(), onProgress: stepFrames(m) });
+      app.lastEdit = { kind: 'edit', source: plain(current.image), box: { ...box }, ...editTokens(result) };
       boxTool.clear();
       show({ image: result.images[0]!, tokens: result.tokens[0]!, classLabel: null });
     }).catch(() => {}),
@@ -555,6 +591,17 @@ async function main(app: MaskGITApp): Promise<void> {
       return [...(await bits.read())];
     } finally {
       bits.dispose();
+    }
+  };
+  app.encode = async ({ width, height, data }) => {
+    const { tokenizer } = requireModel();
+    const pixels = engine.tensor(rgbaToRGBFloat({ width, height, data: Uint8Array.from(data) }), [1, height, width, 3]);
+    const tokens = tokenizer.encode(pixels);
+    pixels.dispose();
+    try {
+      return [...(await tokens.read())];
+    } finally {
+      tokens.dispose();
     }
   };
   app.canvasPixels = () => [...imageCanvas.getContext('2d')!.getImageData(0, 0, imageCanvas.width, imageCanvas.height).data];
@@ -577,6 +624,7 @@ const app: MaskGITApp = {
   runGenerate: () => Promise.reject(new Error('not ready')),
   canvasPixels: () => [],
   randomBits: () => Promise.reject(new Error('not ready')),
+  encode: () => Promise.reject(new Error('not ready')),
   modelEvents: [],
   conversion: null,
   addModelFiles: () => Promise.reject(new Error('not ready')),

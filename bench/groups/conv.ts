@@ -4,62 +4,13 @@
 // the official-size decoder at 256 px (time and peak pool memory).
 import type * as tfc from '@tensorflow/tfjs-core';
 import { ops, officialConfig, randomWeights, tokenizerParams, VQGANTokenizer, type Tensor } from '../../src/node.js';
-import { gflops, median, timeIt, type BenchContext, type BenchGroup } from '../harness.js';
-import { tfjsPeer, type TfjsPeer } from '../peers/tfjs.js';
+import { gflops, gpuRunner, rowTiming, timeRunners, values, type BenchContext, type BenchGroup, type Timed } from '../harness.js';
+import type { RunTiming } from '../../src/timing.js';
+import { TFJS_AS_RUNNER_1, tfjsPeer, type TfjsPeer } from '../peers/tfjs.js';
 
-/** Deterministic inputs in [-0.5, 0.5) without a generator's cost. */
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (((i * 2654435761 + seed * 40503) >>> 0) % 1000) / 1000 - 0.5;
-  return out;
-}
-
-interface Timing {
-  /** Median wall time per run, submission to GPU completion. */
-  ms: number;
-  /** Median CPU time of this process per run: on a CPU adapter the GPU's work, and less
-   * sensitive than wall time to other processes on a shared machine. */
-  cpuMs: number;
-}
-
-async function time(work: () => Promise<void>, runs: { runs: number; warmup: number }): Promise<Timing> {
-  for (let i = 0; i < runs.warmup; i++) await work();
-  const wall: number[] = [];
-  const cpu: number[] = [];
-  for (let i = 0; i < runs.runs; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await work();
-    wall.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
-  }
-  return { ms: median(wall), cpuMs: median(cpu) };
-}
-
-/** Times ours and the peer's version of one piece of work (both recorded, submitted, awaited), alternating. */
-async function compare(ctx: BenchContext, peer: TfjsPeer, ours: () => Tensor, theirs: () => tfc.Tensor, runs: { runs: number; warmup: number }): Promise<[Timing, Timing]> {
-  const { engine } = ctx;
-  const oursWork = async () => {
-    ours().dispose();
-    await engine.sync();
-  };
-  const peerWork = async () => {
-    theirs().dispose();
-    await peer.sync();
-  };
-  const first = { runs: 0, warmup: runs.warmup };
-  await time(oursWork, first);
-  await time(peerWork, first);
-  // Alternate single runs so that both see the same machine load.
-  const a: Timing[] = [];
-  const b: Timing[] = [];
-  for (let i = 0; i < runs.runs; i++) {
-    a.push(await time(oursWork, { runs: 1, warmup: 0 }));
-    b.push(await time(peerWork, { runs: 1, warmup: 0 }));
-  }
-  const pick = (t: Timing[]): Timing => ({ ms: median(t.map((x) => x.ms)), cpuMs: median(t.map((x) => x.cpuMs)) });
-  return [pick(a), pick(b)];
+/** Times ours and the peer's version of one piece of work in alternating rounds (bench/harness.ts). */
+function compare(ctx: BenchContext, peer: TfjsPeer, ours: () => Tensor, theirs: () => tfc.Tensor, rounds: { runs: number; warmup: number }): Promise<Timed> {
+  return timeRunners(ctx, [gpuRunner(ctx.engine, ours), peer.runner(theirs)], rounds);
 }
 
 async function convRows(ctx: BenchContext, peer: TfjsPeer): Promise<void> {
@@ -75,29 +26,25 @@ async function convRows(ctx: BenchContext, peer: TfjsPeer): Promise<void> {
     [128, 128, 128, 128, 1],
   ];
   for (const [H, W, cin, cout, k] of shapes) {
-    // Few runs: tfjs takes seconds per conv here (6.7 s at 256 x 256 on a quiet machine).
-    const runs = H * W >= 256 * 256 ? { runs: 1, warmup: 1 } : { runs: Math.min(options.runs, 3), warmup: 1 };
+    // At most 3 timed rounds: tfjs takes seconds per conv here (6.7 s at 256 x 256 on a quiet machine).
+    const runs = { runs: Math.min(options.runs, 3), warmup: 1 };
     const xv = values(H * W * cin, 1);
     const wv = values(k * k * cin * cout, 2).map((v) => v / Math.sqrt(k * k * cin));
     const x = engine.tensor(xv, [1, H, W, cin]);
     const w = engine.tensor(wv, [k, k, cin, cout]);
     const tx = tf.tensor4d(xv, [1, H, W, cin]);
     const tw = tf.tensor4d(wv, [k, k, cin, cout]);
-    const [ours, theirs] = await compare(ctx, peer, () => ops.conv2d(x, w), () => tf.conv2d(tx, tw, 1, 'same'), runs);
+    const timed = await compare(ctx, peer, () => ops.conv2d(x, w), () => tf.conv2d(tx, tw, 1, 'same'), runs);
+    const [ours, theirs] = timed.timings as [RunTiming, RunTiming];
     const tile = ops.chooseConvTile(engine, 'f32', [1, H, W, cin], k, cout, W);
     ctx.emit({
       kernel: `conv2d_${k}x${k}`,
       shape: `${H}x${W}x${cin}x${cout}`,
-      ours_ms: ours.ms,
-      peer: 'tfjs-webgpu',
-      peer_ms: theirs.ms,
       gflops: gflops(2 * H * W * k * k * cin * cout, ours.ms),
-      ours_cpu_ms: ours.cpuMs,
-      peer_cpu_ms: theirs.cpuMs,
+      ...rowTiming(timed, 0, TFJS_AS_RUNNER_1),
       tile: `${tile.pix} px x ${tile.sg ? `${tile.sg * tile.wpl} ch (subgroup ${tile.sg} x ${tile.wpl}${tile.tex ? ', textures' : ''})` : `${4 * tile.nv} ch (portable)`}`,
-      runs: runs.runs,
     });
-    ctx.log(`    CPU time per run: ours ${ours.cpuMs.toFixed(0)} ms, tfjs ${theirs.cpuMs.toFixed(0)} ms (${(theirs.cpuMs / ours.cpuMs).toFixed(2)}x)`);
+    if (ours.cpuMs !== null && theirs.cpuMs !== null) ctx.log(`    CPU time per run: ours ${ours.cpuMs.toFixed(0)} ms, tfjs ${theirs.cpuMs.toFixed(0)} ms (${(theirs.cpuMs / ours.cpuMs).toFixed(2)}x)`);
     x.dispose();
     w.dispose();
     tf.dispose([tx, tw]);
@@ -110,25 +57,25 @@ async function fusedUpsampleRow(ctx: BenchContext): Promise<void> {
   const [H, W, C] = [32, 32, 256];
   const x = engine.tensor(values(H * W * C, 3), [1, H, W, C]);
   const w = engine.tensor(values(9 * C * C, 4).map((v) => v / 48), [3, 3, C, C]);
-  const fused = await time(async () => {
-    ops.conv2d(x, w, { upsample: true }).dispose();
-    await engine.sync();
-  }, { runs: Math.min(options.runs, 3), warmup: 1 });
-  const separate = await time(async () => {
-    const up = ops.upsampleNearest2x(x);
-    ops.conv2d(up, w).dispose();
-    up.dispose();
-    await engine.sync();
-  }, { runs: Math.min(options.runs, 3), warmup: 1 });
+  // Ours both ways, in the same alternating rounds.
+  const timed = await timeRunners(
+    ctx,
+    [
+      gpuRunner(engine, () => ops.conv2d(x, w, { upsample: true })),
+      gpuRunner(engine, () => {
+        const up = ops.upsampleNearest2x(x);
+        const y = ops.conv2d(up, w);
+        up.dispose();
+        return y;
+      }),
+    ],
+    { runs: Math.min(options.runs, 3), warmup: 1 },
+  );
   ctx.emit({
     kernel: 'conv2d_3x3_upsample_fused',
     shape: `${H}x${W}x${C}x${C}`,
-    ours_ms: fused.ms,
-    peer: 'ours: upsample then conv2d',
-    peer_ms: separate.ms,
-    gflops: gflops(2 * 4 * H * W * 9 * C * C, fused.ms),
-    ours_cpu_ms: fused.cpuMs,
-    peer_cpu_ms: separate.cpuMs,
+    gflops: gflops(2 * 4 * H * W * 9 * C * C, timed.timings[0]!.ms),
+    ...rowTiming(timed, 0, { name: 'ours: upsample then conv2d', index: 1 }),
   });
   x.dispose();
   w.dispose();
@@ -158,8 +105,7 @@ async function smallOpRows(ctx: BenchContext, peer: TfjsPeer): Promise<void> {
     ['avgpool_2x2', `${H}x${W}x${C}`, () => ops.avgPool2x2(x), () => tf.avgPool(tx, 2, 2, 'valid')],
   ];
   for (const [kernel, shape, ours, theirs] of rows) {
-    const [a, b] = await compare(ctx, peer, ours, theirs, options);
-    ctx.emit({ kernel, shape, ours_ms: a.ms, peer: 'tfjs-webgpu', peer_ms: b.ms, gflops: null, ours_cpu_ms: a.cpuMs, peer_cpu_ms: b.cpuMs });
+    ctx.emit({ kernel, shape, gflops: null, ...rowTiming(await compare(ctx, peer, ours, theirs, options), 0, TFJS_AS_RUNNER_1) });
   }
   // The VQ search of one 256 px image: 256 latents against the 1024 x 256 codebook.
   const [N, K, D] = [256, 1024, 256];
@@ -171,8 +117,8 @@ async function smallOpRows(ctx: BenchContext, peer: TfjsPeer): Promise<void> {
   const tc = tf.tensor2d(cv, [K, D]);
   const peerVq = () =>
     tf.tidy(() => tf.argMin(tf.sub(tf.add(tf.sum(tf.square(ta), 1, true), tf.sum(tf.square(tc), 1)), tf.mul(2, tf.matMul(ta, tc, false, true))), 1));
-  const [a, b] = await compare(ctx, peer, () => ops.vqNearest(latents, codebook), peerVq, options);
-  ctx.emit({ kernel: 'vq_nearest', shape: `${N}x${K}x${D}`, ours_ms: a.ms, peer: 'tfjs-webgpu', peer_ms: b.ms, gflops: gflops(2 * N * K * D, a.ms), ours_cpu_ms: a.cpuMs, peer_cpu_ms: b.cpuMs });
+  const vq = await compare(ctx, peer, () => ops.vqNearest(latents, codebook), peerVq, options);
+  ctx.emit({ kernel: 'vq_nearest', shape: `${N}x${K}x${D}`, gflops: gflops(2 * N * K * D, vq.timings[0]!.ms), ...rowTiming(vq, 0, TFJS_AS_RUNNER_1) });
   for (const t of [x, scale, bias, latents, codebook]) t.dispose();
   tf.dispose([tx, ts, tb, ta, tc]);
 }
@@ -184,30 +130,19 @@ async function decoderRow(ctx: BenchContext): Promise<void> {
   const tokenizer = VQGANTokenizer.fromWeights(weights, config);
   const weightBytes = [...weights.values()].reduce((n, t) => n + t.byteLength, 0);
   const ids = (n: number) => engine.tensor(values(n, 10).map((v) => Math.floor((v + 0.5) * 1024)), [1, n], 'i32');
-  const small = ids(64);
   const tokens = ids(256);
-  // Warm-up at 128 px: it compiles every kernel variant the 256 px decode uses, at a quarter of its cost.
-  tokenizer.decode(small).dispose();
-  await engine.sync();
+  // One warm-up decode (compiles every kernel variant; its peak is the timed run's), one timed.
   engine.resetPeakMemory();
   const inUse = engine.stats().pool.bytesInUse;
-  const c0 = process.cpuUsage();
-  const ms = await timeIt(async () => {
-    tokenizer.decode(tokens).dispose();
-    await engine.sync();
-  }, { runs: 1, warmup: 0 });
-  const cpu = process.cpuUsage(c0);
+  const timed = await timeRunners(ctx, [gpuRunner(engine, () => tokenizer.decode(tokens))], { runs: 1, warmup: 1 });
   const stats = engine.stats();
   const peak = stats.pool.peakBytesInUse;
   const texturePeak = stats.textures.peakBytesInUse;
   ctx.emit({
     kernel: 'vqgan_decoder',
     shape: '1x256x256',
-    ours_ms: ms,
-    peer: null,
-    peer_ms: null,
-    gflops: gflops(187e9, ms),
-    ours_cpu_ms: (cpu.user + cpu.system) / 1000,
+    gflops: gflops(187e9, timed.timings[0]!.ms),
+    ...rowTiming(timed, 0, null),
     peak_pool_bytes: peak,
     peak_activation_bytes: peak - inUse,
     weight_bytes: weightBytes,
@@ -216,7 +151,6 @@ async function decoderRow(ctx: BenchContext): Promise<void> {
   });
   const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
   ctx.log(`  decoder peak pool memory ${mib(peak)} (weights ${mib(weightBytes)}, activations ${mib(peak - inUse)}); textures: peak in use ${mib(texturePeak)}, pooled ${mib(stats.textures.bytesAllocated)}`);
-  small.dispose();
   tokens.dispose();
   for (const t of weights.values()) t.dispose();
 }

@@ -3,7 +3,7 @@
 // the official vocabulary (2025, the first 1024 sampled), at the first step (every image
 // position unknown: the most work). No peer runtime has these kernels.
 import { remaskByConfidence, sampleStep, scheduleCuts, type SampleStepOptions } from '../../src/node.js';
-import { timeIt, type BenchGroup } from '../harness.js';
+import { rowTiming, timeRunners, type BenchGroup } from '../harness.js';
 
 const VOCAB = 2025;
 const CODEBOOK = 1024;
@@ -13,7 +13,7 @@ export const decodeKernelsGroup: BenchGroup = {
   name: 'decode-kernels',
   description: 'one decode step without the transformer: sample + confidence + top-k cut + mask update',
   async run(ctx) {
-    const { engine, options } = ctx;
+    const { engine } = ctx;
     const cases: { kernel: string; batch: number; length: number; extra: Partial<SampleStepOptions> }[] = [
       { kernel: 'decode_step', batch: 1, length: 257, extra: {} },
       { kernel: 'decode_step', batch: 8, length: 257, extra: {} },
@@ -35,11 +35,13 @@ export const decodeKernelsGroup: BenchGroup = {
         sampleStep(logits, tokens, seeds, { codebookSize: CODEBOOK, maskTokenId: MASK, step: 0, temperature: 1, choiceScale: 4.5 * (1 - 1 / 12), ...extra }, out);
         remaskByConfidence(out.confidence, out.sampled, tokens, cuts, { maskTokenId: MASK, step: 0 });
       };
-      const ms = await timeIt(async () => {
-        step();
-        await engine.sync();
-      }, options);
-      ctx.emit({ kernel, shape: `${batch}x${length}x${CODEBOOK}`, ours_ms: ms, peer: null, peer_ms: null, gflops: null, vocab: VOCAB });
+      const timed = await timeRunners(ctx, [
+        async () => {
+          step();
+          await engine.sync();
+        },
+      ]);
+      ctx.emit({ kernel, shape: `${batch}x${length}x${CODEBOOK}`, gflops: null, ...rowTiming(timed, 0, null), vocab: VOCAB });
       for (const t of [logits, pristine, tokens, seeds, cuts, out.sampled, out.confidence]) t.dispose();
     }
   },

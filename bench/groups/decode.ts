@@ -3,7 +3,9 @@
 // KV-cached), at the official token count (16x16 + the class token) and codebook. Tokens
 // only: the VQ decoder is timed apart (the `vqgan_decoder` row of the conv group). Random
 // weights: speed does not depend on their values. The mid-size config runs fully; the official
-// size times a few steps of each way and extrapolates (said in the row). Each row is a BenchRow
+// size times a few steps of each way and extrapolates (said in the row's `extrapolated`, and
+// marked in the text table). Every way runs once per round, alternating, after a warm-up
+// round that meets every prefix length (src/maskgit/benchmark.ts). Each row is a BenchRow
 // (ours = MaskGIT, peer = the uncached baseline) carrying the decode record
 // {"bench":"decode","config","maskgit_ms","ar_ms","ar_kv_ms","ratio","flop_ratio","extrapolated",...}.
 //   MASKGIT_BENCH_DECODE_CONFIGS=mid|official narrows the run to one config.
@@ -30,20 +32,29 @@ async function runConfig(ctx: BenchContext, bench: DecodeBenchConfig): Promise<v
     name: bench.name,
     steps: [8, 12],
     mode: bench.mode,
-    // Each full run takes seconds to minutes here: at most 2 timed MaskGIT runs, 1 warm-up.
+    // Each full run takes seconds to minutes here: at most 2 timed rounds after 1 warm-up round.
     runs: Math.max(1, Math.min(options.runs, 2)),
-    warmup: Math.min(options.warmup, 1),
+    warmup: 1,
     classLabel: 7,
     onPhase: (phase) => ctx.log(`  ${bench.name}: ${phase}`),
   });
   const c = bench.transformer;
+  const { spread } = result;
   ctx.emit({
     kernel: 'decode_maskgit_vs_ar',
     shape: `1x${L} ${c.numLayers}x${c.hiddenSize}`,
     ours_ms: result.maskgit_ms,
+    ours_min_ms: spread.maskgit_ms.min,
+    ours_max_ms: spread.maskgit_ms.max,
     peer: 'autoregressive (uncached, same engine)',
     peer_ms: result.ar_ms,
+    peer_min_ms: spread.ar_ms?.min ?? null,
+    peer_max_ms: spread.ar_ms?.max ?? null,
+    speedup: result.ratio,
+    speedup_min: spread.ratio?.min ?? null,
+    speedup_max: spread.ratio?.max ?? null,
     gflops: result.maskgit_gflops,
+    timing: 'alternating',
     ...result,
   });
   for (const w of weights.values()) w.dispose();

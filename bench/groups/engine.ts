@@ -1,13 +1,13 @@
 // Foundation ops: elementwise add with broadcasting, a unary op and sums, against tfjs-webgpu.
 import { ops } from '../../src/node.js';
-import { timeIt, type BenchGroup } from '../harness.js';
-import { tfjsPeer } from '../peers/tfjs.js';
+import { gpuRunner, rowTiming, timeRunners, type BenchGroup } from '../harness.js';
+import { TFJS_AS_RUNNER_1, tfjsPeer } from '../peers/tfjs.js';
 
 export const engineGroup: BenchGroup = {
   name: 'engine',
   description: 'elementwise add (broadcast), swish, sums over the last and the leading axis',
   async run(ctx) {
-    const { engine, options } = ctx;
+    const { engine } = ctx;
     const peer = await tfjsPeer(engine);
     const { tf } = peer;
     for (const [rows, cols] of [
@@ -27,15 +27,8 @@ export const engineGroup: BenchGroup = {
         ['sum_leading_axis', () => ops.sumTo(a, [cols]), () => tf.sum(ta, 0)],
         ['swish', () => ops.swish(a), () => tf.mul(ta, tf.sigmoid(ta))],
       ] as const) {
-        const oursMs = await timeIt(async () => {
-          ours().dispose();
-          await engine.sync();
-        }, options);
-        const peerMs = await timeIt(async () => {
-          theirs().dispose();
-          await peer.sync();
-        }, options);
-        ctx.emit({ kernel, shape, ours_ms: oursMs, peer: 'tfjs-webgpu', peer_ms: peerMs, gflops: null });
+        const timed = await timeRunners(ctx, [gpuRunner(engine, ours), peer.runner(theirs)]);
+        ctx.emit({ kernel, shape, gflops: null, ...rowTiming(timed, 0, TFJS_AS_RUNNER_1) });
       }
       for (const t of [a, b]) t.dispose();
       ta.dispose();

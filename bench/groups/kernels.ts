@@ -1,9 +1,9 @@
 // Kernel micro-benchmarks against the WebGPU peers on the same adapter, in one process.
 // GEMM rows: 1024^3 and the MaskGIT transformer's shapes (MxKxN; "T" = b transposed).
 import { ops, type Tensor } from '../../src/node.js';
-import { gflops, median, type BenchContext, type BenchGroup } from '../harness.js';
+import { gflops, gpuRunner, rowTiming, timeRunners, type BenchContext, type BenchGroup } from '../harness.js';
 import { ORT_PEER_NAME, ortPeer } from '../peers/ort.js';
-import { tfjsPeer } from '../peers/tfjs.js';
+import { TFJS_PEER_NAME, tfjsPeer } from '../peers/tfjs.js';
 import { runTransformerKernels } from './transformer-kernels.js';
 
 interface GemmShape {
@@ -36,17 +36,14 @@ interface PeerGemm {
  */
 const GEMM_PEERS: { name: string; prepare(ctx: BenchContext, s: GemmShape, a: Float32Array, b: Float32Array): Promise<PeerGemm | null> }[] = [
   {
-    name: 'tfjs-webgpu',
+    name: TFJS_PEER_NAME,
     async prepare(ctx, s, av, bv) {
       const peer = await tfjsPeer(ctx.engine);
       const { tf } = peer;
       const ta = tf.tensor(av, [s.M, s.K]);
       const tb = tf.tensor(bv, s.transposeB ? [s.N, s.K] : [s.K, s.N]);
       return {
-        async run() {
-          tf.matMul(ta, tb, false, s.transposeB).dispose();
-          await peer.sync();
-        },
+        run: peer.runner(() => tf.matMul(ta, tb, false, s.transposeB)),
         dispose() {
           ta.dispose();
           tb.dispose();
@@ -74,22 +71,6 @@ function inputs(s: GemmShape): { a: Float32Array; b: Float32Array } {
   return { a, b };
 }
 
-/**
- * Median times of several runners, measured in interleaved rounds (after one warm-up round
- * and ctx.options.warmup more), so that load from other processes falls on all of them alike.
- */
-async function timeInterleaved(ctx: BenchContext, runners: (() => Promise<void>)[]): Promise<number[]> {
-  const times: number[][] = runners.map(() => []);
-  for (let round = -1 - ctx.options.warmup; round < ctx.options.runs; round++) {
-    for (let i = 0; i < runners.length; i++) {
-      const t0 = performance.now();
-      await runners[i]!();
-      if (round >= 0) times[i]!.push(performance.now() - t0);
-    }
-  }
-  return times.map(median);
-}
-
 async function gemmRows(ctx: BenchContext): Promise<void> {
   const { engine } = ctx;
   for (const s of GEMM_SHAPES) {
@@ -107,26 +88,22 @@ async function gemmRows(ctx: BenchContext): Promise<void> {
       if (gemm) peers.push({ name: peer.name, gemm });
     }
     const runners = [
-      ...ours.map((o) => async () => {
-        ops.matmul(o.a, o.b, { transposeB: s.transposeB }).dispose();
-        await engine.sync();
-      }),
+      ...ours.map((o) => gpuRunner(engine, () => ops.matmul(o.a, o.b, { transposeB: s.transposeB }))),
       ...peers.map((p) => () => p.gemm.run()),
     ];
-    const ms = await timeInterleaved(ctx, runners);
+    // Every dtype of ours and every peer in the same rounds.
+    const timed = await timeRunners(ctx, runners);
     ours.forEach((o, i) => {
-      const oursMs = ms[i]!;
-      const rows: [string | null, number | null][] = peers.length ? peers.map((p, j) => [p.name, ms[ours.length + j]!]) : [[null, null]];
-      for (const [peer, peerMs] of rows) {
+      const against = peers.length ? peers.map((p, j) => ({ name: p.name, index: ours.length + j })) : [null];
+      for (const peer of against) {
+        const timing = rowTiming(timed, i, peer);
         ctx.emit({
           kernel: o.kernel,
           shape: shapeName(s),
-          ours_ms: oursMs,
-          peer,
-          peer_ms: peerMs,
-          gflops: gflops(flop, oursMs),
+          gflops: gflops(flop, timed.timings[i]!.ms),
+          ...timing,
           ...(s.transposeB ? { transposeB: true } : {}),
-          peer_gflops: peerMs === null ? null : gflops(flop, peerMs),
+          peer_gflops: peer ? gflops(flop, timed.timings[peer.index]!.ms) : null,
           // The peers compute in f32; the f16 rows compare our f16 storage with their f32.
           ...(o.dtype === 'f16' && peer ? { peer_dtype: 'f32' } : {}),
         });

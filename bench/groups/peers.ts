@@ -35,15 +35,19 @@ async function timeAndCheck(ctx: BenchContext, job: Job): Promise<void> {
   let graph: OrtGraph | null = null;
   try {
     graph = await job.make();
-    const ms = await graph.time(ctx.options);
+    const timing = await graph.time(ctx.options);
     const check = await graph.check();
     ctx.emitPeer({
       peer_kernel: graph.op,
       shape: graph.shape,
       dtype: graph.dtype,
       peer: ORT_PEER_NAME,
-      peer_ms: ms,
-      gflops: graph.flop === null ? null : gflops(graph.flop, ms),
+      peer_ms: timing.ms,
+      peer_min_ms: timing.minMs,
+      peer_max_ms: timing.maxMs,
+      runs: timing.times.length,
+      warmup: timing.warmup,
+      gflops: graph.flop === null ? null : gflops(graph.flop, timing.ms),
       max_abs_error: check.maxAbsError,
       max_abs_reference: check.maxAbsReference,
       subgroups: graph.subgroups,

@@ -7,38 +7,12 @@ import { AdamW, backward, constant, grad, ops, type Tensor } from '../../src/nod
 import { EmaCodebook } from '../../src/maskgit/train/codebook.js';
 import { TOKENIZER_PRESETS } from '../../src/maskgit/train/tokenizer-run.js';
 import { TrainableTokenizer } from '../../src/maskgit/train/tokenizer-model.js';
-import { gflops, median, type BenchContext, type BenchGroup } from '../harness.js';
-import { tfjsPeer, type TfjsPeer } from '../peers/tfjs.js';
+import { gflops, gpuRunner, rowTiming, timeRunners, values, type BenchContext, type BenchGroup, type Timed } from '../harness.js';
+import { TFJS_AS_RUNNER_1, tfjsPeer, type TfjsPeer } from '../peers/tfjs.js';
 
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (((i * 2654435761 + seed * 40503) >>> 0) % 1000) / 1000 - 0.5;
-  return out;
-}
-
-/** Median wall time of ours and the peer's work, alternating single runs (both see the same load). */
-async function alternate(ctx: BenchContext, peer: TfjsPeer, ours: () => Tensor, theirs: () => tfc.Tensor, runs: number): Promise<[number, number]> {
-  const oursRun = async () => {
-    const t0 = performance.now();
-    ours().dispose();
-    await ctx.engine.sync();
-    return performance.now() - t0;
-  };
-  const peerRun = async () => {
-    const t0 = performance.now();
-    theirs().dispose();
-    await peer.sync();
-    return performance.now() - t0;
-  };
-  await oursRun();
-  await peerRun();
-  const a: number[] = [];
-  const b: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    a.push(await oursRun());
-    b.push(await peerRun());
-  }
-  return [median(a), median(b)];
+/** Ours and the peer's work: `runs` alternating rounds after ctx.options.warmup (bench/harness.ts). */
+function alternate(ctx: BenchContext, peer: TfjsPeer, ours: () => Tensor, theirs: () => tfc.Tensor | tfc.Tensor[], runs: number): Promise<Timed> {
+  return timeRunners(ctx, [gpuRunner(ctx.engine, ours), peer.runner(theirs)], { runs, warmup: ctx.options.warmup });
 }
 
 async function convGradRows(ctx: BenchContext, peer: TfjsPeer): Promise<void> {
@@ -70,15 +44,15 @@ async function convGradRows(ctx: BenchContext, peer: TfjsPeer): Promise<void> {
     const conv = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
     const shape = `${B}x${H}x${H}x${cin}x${cout}${up ? ' up' : ''}`;
     const flop = 2 * B * outH * outH * k * k * cin * cout;
-    const [dwOurs, dwPeer] = await alternate(
+    const dw = await alternate(
       ctx,
       peer,
       () => ops.conv2dFilterGrad(x, dy, k, { upsample: up }),
       () => tf.engine().runKernel('Conv2DBackpropFilter', { x: tx, dy: tdy }, { ...conv, filterShape: [k, k, cin, cout] }) as tfc.Tensor,
       runs,
     );
-    ctx.emit({ kernel: `conv2d_${k}x${k}_filter_grad`, shape, ours_ms: dwOurs, peer: 'tfjs-webgpu', peer_ms: dwPeer, gflops: gflops(flop, dwOurs) });
-    const [dxOurs, dxPeer] = await alternate(
+    ctx.emit({ kernel: `conv2d_${k}x${k}_filter_grad`, shape, gflops: gflops(flop, dw.timings[0]!.ms), ...rowTiming(dw, 0, TFJS_AS_RUNNER_1) });
+    const dx = await alternate(
       ctx,
       peer,
       () => ops.conv2dInputGrad(dy, w, { upsample: up }),
@@ -91,7 +65,7 @@ async function convGradRows(ctx: BenchContext, peer: TfjsPeer): Promise<void> {
       },
       runs,
     );
-    ctx.emit({ kernel: `conv2d_${k}x${k}_input_grad`, shape, ours_ms: dxOurs, peer: 'tfjs-webgpu', peer_ms: dxPeer, gflops: gflops(flop, dxOurs) });
+    ctx.emit({ kernel: `conv2d_${k}x${k}_input_grad`, shape, gflops: gflops(flop, dx.timings[0]!.ms), ...rowTiming(dx, 0, TFJS_AS_RUNNER_1) });
     for (const t of [x, dy, w]) t.dispose();
     tf.dispose([tx, tdy, tw]);
   }
@@ -117,7 +91,7 @@ async function groupNormRow(ctx: BenchContext, peer: TfjsPeer): Promise<void> {
     const y = tf.add(tf.mul(tf.reshape(tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, 1e-6))), [B, H, H, C]), s), b);
     return tf.sum(tf.mul(tf.mul(y, tf.sigmoid(y)), tdy));
   };
-  const [ours, theirs] = await alternate(
+  const timed = await alternate(
     ctx,
     peer,
     () => {
@@ -126,14 +100,10 @@ async function groupNormRow(ctx: BenchContext, peer: TfjsPeer): Promise<void> {
       g.dbias.dispose();
       return g.dx;
     },
-    () => {
-      const [dx, ds, db] = tf.grads(f)([tx, ts, tb]);
-      tf.dispose([ds!, db!]);
-      return dx!;
-    },
+    () => tf.grads(f)([tx, ts, tb]),
     Math.min(options.runs, 3),
   );
-  ctx.emit({ kernel: 'groupnorm_swish_backward', shape: `${B}x${H}x${H}x${C} g${G}`, ours_ms: ours, peer: 'tfjs-webgpu (tf.grads, forward included)', peer_ms: theirs, gflops: null });
+  ctx.emit({ kernel: 'groupnorm_swish_backward', shape: `${B}x${H}x${H}x${C} g${G}`, gflops: null, ...rowTiming(timed, 0, { name: 'tfjs-webgpu (tf.grads, forward included)', index: 1 }) });
   for (const t of [x, dy, scale, bias, stats]) t.dispose();
   tf.dispose([tx, tdy, ts, tb]);
 }
@@ -146,22 +116,27 @@ async function trainingStepRow(ctx: BenchContext): Promise<void> {
   const codebook = new EmaCodebook(model.codebook);
   const optimizer = new AdamW(model.params, { learningRate: 1e-4 });
   const pixels = engine.keep(engine.tensor(values(B * 32 * 32 * 3, 8).map((v) => v + 0.5), [B, 32, 32, 3]));
-  const times: number[] = [];
-  const runs = Math.min(options.runs, 3);
-  for (let i = 0; i < runs + 1; i++) {
-    const t0 = performance.now();
-    engine.tidy(() => {
-      const out = model.forward(constant(pixels), 0.25, i === 0 ? (z) => codebook.reseed(z, 0) : undefined);
-      const loss = grad.add(grad.meanSquaredError(out.reconstruction, pixels), out.commitment);
-      codebook.update(out.latents.value, out.tokens, i);
-      backward(loss);
-      optimizer.update();
-    });
-    await engine.sync();
-    if (i > 0) times.push(performance.now() - t0);
-  }
-  const ms = median(times);
-  ctx.emit({ kernel: 'tokenizer_train_step', shape: `small, batch ${B}, 32 px`, ours_ms: ms, peer: null, peer_ms: null, gflops: null, examples_per_second: (B * 1000) / ms });
+  // Step 0 (the warm-up round) reseeds the codebook; every step updates the weights as training does.
+  let step = 0;
+  const timed = await timeRunners(
+    ctx,
+    [
+      async () => {
+        const i = step++;
+        engine.tidy(() => {
+          const out = model.forward(constant(pixels), 0.25, i === 0 ? (z) => codebook.reseed(z, 0) : undefined);
+          const loss = grad.add(grad.meanSquaredError(out.reconstruction, pixels), out.commitment);
+          codebook.update(out.latents.value, out.tokens, i);
+          backward(loss);
+          optimizer.update();
+        });
+        await engine.sync();
+      },
+    ],
+    { runs: Math.min(options.runs, 3), warmup: 1 },
+  );
+  const ms = timed.timings[0]!.ms;
+  ctx.emit({ kernel: 'tokenizer_train_step', shape: `small, batch ${B}, 32 px`, gflops: null, ...rowTiming(timed, 0, null), examples_per_second: (B * 1000) / ms });
   ctx.log(`  training step of the small tokenizer: ${(ms / 1000).toFixed(2)} s for ${B} images (${((B * 1000) / ms).toFixed(1)} examples/s)`);
   optimizer.dispose();
   codebook.dispose();

@@ -1,6 +1,7 @@
 // Transformer kernels (part of the `kernels` group): fused attention, LayerNorm, softmax and
 // GELU at the official MaskGIT sizes, against tfjs-backend-webgpu's compositions on the same
 // device, and onnxruntime-web's MultiHeadAttention and LayerNormalization.
+import type * as tfc from '@tensorflow/tfjs-core';
 import {
   BidirectionalTransformer,
   OFFICIAL_TRANSFORMER,
@@ -10,9 +11,9 @@ import {
   type Engine,
   type Tensor,
 } from '../../src/node.js';
-import { gflops, timeIt, type BenchContext } from '../harness.js';
-import { ortPeer, ortRowFields, type OrtGraph } from '../peers/ort.js';
-import { tfjsPeer, type Tf } from '../peers/tfjs.js';
+import { gflops, gpuRunner, rowTiming, timeRunners, type BenchContext } from '../harness.js';
+import { ORT_PEER_NAME, ortPeer, type OrtGraph, type OrtPeer } from '../peers/ort.js';
+import { TFJS_AS_RUNNER_1, tfjsPeer, type Tf } from '../peers/tfjs.js';
 
 /** One measured piece of work: ours and the tfjs composition of the same computation. */
 interface Case {
@@ -20,7 +21,9 @@ interface Case {
   shape: string;
   flop: number | null;
   ours(): Tensor;
-  tfjs(): { dispose(): void };
+  tfjs(): tfc.Tensor;
+  /** The same computation as an onnxruntime-web graph, where it has one. */
+  ort?: (ort: OrtPeer) => Promise<OrtGraph>;
   extra?: Record<string, unknown>;
 }
 
@@ -43,7 +46,15 @@ function cases(engine: Engine, tf: Tf): Case[] {
         const scores = tf.mul(tf.matMul(q!, k!, false, true), 1 / Math.sqrt(d));
         return tf.matMul(tf.softmax(scores), v!);
       });
-    out.push({ kernel: 'attention', shape: `${L}x${heads}x${d}`, flop, ours: () => ops.attention(qkv, { heads }), tfjs: tfjsAttention, extra: { path: engine.hasSubgroups ? 'subgroups' : 'portable' } });
+    out.push({
+      kernel: 'attention',
+      shape: `${L}x${heads}x${d}`,
+      flop,
+      ours: () => ops.attention(qkv, { heads }),
+      tfjs: tfjsAttention,
+      ort: (ort) => ort.attention({ tokens: L, heads, headDim: d }),
+      extra: { path: engine.hasSubgroups ? 'subgroups' : 'portable' },
+    });
     out.push({ kernel: 'attention_portable', shape: `${L}x${heads}x${d}`, flop, ours: () => ops.attention(qkv, { heads, subgroups: false }), tfjs: tfjsAttention });
   }
   // LayerNorm [257, 768], eps 1e-12.
@@ -61,6 +72,7 @@ function cases(engine: Engine, tf: Tf): Case[] {
       shape: `${rows}x${cols}`,
       flop: null,
       ours: () => ops.layerNorm(x, scale, bias, { eps: 1e-12 }),
+      ort: (ort) => ort.layerNorm({ shape: [rows, cols], epsilon: 1e-12 }),
       tfjs: () =>
         tf.tidy(() => {
           const { mean, variance } = tf.moments(tx, -1, true);
@@ -99,22 +111,17 @@ function cases(engine: Engine, tf: Tf): Case[] {
  * batch 1 x 257 tokens, to the logits on the GPU. No peer runs the whole network here.
  */
 async function runOfficialForward(ctx: BenchContext): Promise<void> {
-  const { engine, options } = ctx;
+  const { engine } = ctx;
   const config = OFFICIAL_TRANSFORMER;
   const weights = randomWeights(engine, transformerParams(config), { seed: 1 });
   const model = new BidirectionalTransformer(weights, config);
   const tokens = engine.tensor(Int32Array.from({ length: 257 }, (_, i) => (i === 0 ? 1024 + 7 : (i * 37) % 1024)), [1, 257], 'i32');
   const flop = forwardFlop(config, 257);
   // Each forward is ~93 GFLOP (minutes on a CPU adapter): one warm-up (compiles every
-  // pipeline) and one timed run unless --runs asks for fewer.
-  const ms = await timeIt(
-    async () => {
-      model.forward(tokens).dispose();
-      await engine.sync();
-    },
-    { runs: Math.min(options.runs, 1), warmup: Math.min(options.warmup, 1) },
-  );
-  ctx.emit({ kernel: 'transformer_forward', shape: '1x257', ours_ms: ms, peer: null, peer_ms: null, gflops: gflops(flop, ms), gflop: flop / 1e9 });
+  // pipeline) and one timed run.
+  const timed = await timeRunners(ctx, [gpuRunner(engine, () => model.forward(tokens))], { runs: 1, warmup: 1 });
+  const ms = timed.timings[0]!.ms;
+  ctx.emit({ kernel: 'transformer_forward', shape: '1x257', gflops: gflops(flop, ms), ...rowTiming(timed, 0, null), gflop: flop / 1e9 });
   tokens.dispose();
   for (const w of weights.values()) w.dispose();
   engine.trim();
@@ -133,46 +140,30 @@ export async function runTransformerKernels(ctx: BenchContext): Promise<void> {
   await runOfficialForward(ctx);
 }
 
-async function runKernelRows(ctx: BenchContext): Promise<void> {
-  const { engine, options } = ctx;
-  const peer = await tfjsPeer(engine);
-  const oursByKernel = new Map<string, { shape: string; ms: number; flop: number | null }>();
-  for (const c of cases(engine, peer.tf)) {
-    const oursMs = await timeIt(async () => {
-      c.ours().dispose();
-      await engine.sync();
-    }, options);
-    const peerMs = await timeIt(async () => {
-      c.tfjs().dispose();
-      await peer.sync();
-    }, options);
-    ctx.emit({ kernel: c.kernel, shape: c.shape, ours_ms: oursMs, peer: 'tfjs-webgpu', peer_ms: peerMs, gflops: c.flop === null ? null : gflops(c.flop, oursMs), ...c.extra });
-    if (c.kernel === 'attention' || c.kernel === 'layernorm') oursByKernel.set(c.kernel, { shape: c.shape, ms: oursMs, flop: c.flop });
-  }
-  await ortRows(ctx, oursByKernel);
-}
-
 /**
- * onnxruntime-web on the same device: LayerNormalization [257, 768] and com.microsoft
- * MultiHeadAttention 257 x 16 x 48. ORT's attention is run on the device with subgroups,
- * where it finishes but is wrong on lavapipe (subgroup size 8): the row carries its measured
- * error against a JS reference (peer_max_abs_error). Without subgroups it does not finish
- * here under Dawn's default robustness (see bench/peers/ort.ts); the `peers` group tries it.
+ * Each case: ours, tfjs's composition and (for attention and LayerNorm) onnxruntime-web's
+ * graph in the same alternating rounds, one row per peer from those rounds. ORT runs on the
+ * engine's own device: with subgroups its attention finishes but is wrong on lavapipe
+ * (subgroup size 8), so its row carries the measured error against a JS reference
+ * (peer_max_abs_error); without subgroups it does not finish here under Dawn's default
+ * robustness (see bench/peers/ort.ts; the `peers` group tries it).
  */
-async function ortRows(ctx: BenchContext, ours: Map<string, { shape: string; ms: number; flop: number | null }>): Promise<void> {
-  const ort = await ortPeer(ctx.engine);
-  const specs: [string, () => Promise<OrtGraph>][] = [
-    ['layernorm', () => ort.layerNorm({ shape: [257, 768], epsilon: 1e-12 })],
-    ['attention', () => ort.attention({ tokens: 257, heads: 16, headDim: 48 })],
-  ];
-  for (const [kernel, make] of specs) {
-    const o = ours.get(kernel);
-    if (!o) continue;
-    const graph = await make();
+async function runKernelRows(ctx: BenchContext): Promise<void> {
+  const { engine } = ctx;
+  const peer = await tfjsPeer(engine);
+  const ort = await ortPeer(engine);
+  for (const c of cases(engine, peer.tf)) {
+    const graph = c.ort ? await c.ort(ort) : null;
     try {
-      ctx.emit({ kernel, shape: o.shape, ours_ms: o.ms, gflops: o.flop === null ? null : gflops(o.flop, o.ms), ...(await ortRowFields(graph, ctx.options)) });
+      const timed = await timeRunners(ctx, [gpuRunner(engine, c.ours), peer.runner(c.tfjs), ...(graph ? [() => graph.run()] : [])]);
+      const row = (name: string, index: number) => ({ kernel: c.kernel, shape: c.shape, gflops: c.flop === null ? null : gflops(c.flop, timed.timings[0]!.ms), ...rowTiming(timed, 0, { name, index }), ...c.extra });
+      ctx.emit(row(TFJS_AS_RUNNER_1.name, TFJS_AS_RUNNER_1.index));
+      if (graph) {
+        const check = await graph.check();
+        ctx.emit({ ...row(ORT_PEER_NAME, 2), peer_max_abs_error: check.maxAbsError, peer_max_abs_reference: check.maxAbsReference, peer_subgroups: graph.subgroups });
+      }
     } finally {
-      await graph.dispose();
+      await graph?.dispose();
     }
   }
 }

@@ -5,8 +5,8 @@
 // Running it in Node (see /work/shared/PEERS.md): the `onnxruntime-web/webgpu` entry (the plain
 // one is wasm-only in Node), its wasm located in node_modules, single-threaded; dawn.node's
 // queue.writeBuffer rejects views of a SharedArrayBuffer (ORT's wasm memory), so such writes
-// are copied to a plain buffer first; V8 compiles wasm with Liftoff only (--liftoff-only, set
-// at run time before ORT loads), otherwise it spends ~25-45 s optimising ORT's wasm first.
+// are copied to a plain buffer first. No V8 flag is set: ORT's wasm is compiled as for any
+// user (docs/BENCHMARKS.md measures what --liftoff-only would change).
 //
 // On a GPU machine via /work/shared/device/prepare.sh: the entry's bundle inlines ORT's
 // JavaScript, so only its wasm must travel, resolved at run time from the bundle's folder as
@@ -16,13 +16,13 @@
 //   d=.device/node_modules/onnxruntime-web; find $d -type f ! -path $d/package.json \
 //     ! -path $d/dist/ort-wasm-simd-threaded.asyncify.wasm -delete   # leaves ~26 MB
 //   (GPU machine) bash .device/run.sh .device/main.mjs --only peers
-// No Node flag is needed (--liftoff-only is set at run time, below).
+// No Node flag is needed.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 import type * as OrtModule from 'onnxruntime-web/webgpu';
 import { createEngine, f16ArrayToF32, f32ArrayToF16, getGPU, seededUniform, type Engine, type Tensor } from '../../src/node.js';
-import { timeIt } from '../harness.js';
+import { timeAlternating, type RunTiming } from '../../src/timing.js';
 import { encodeModel, float, int, ints, type OnnxElemType, type OnnxGraph } from './onnx.js';
 
 type Ort = typeof OrtModule;
@@ -80,8 +80,8 @@ export interface OrtGraph {
   readonly outputs: Readonly<Record<string, Tensor>>;
   /** One session.run on the bound GPU tensors, resolved when the GPU has finished it. */
   run(): Promise<void>;
-  /** Median ms of run() after warm-up (bench/harness.ts timeIt). */
-  time(options: { runs: number; warmup: number }): Promise<number>;
+  /** run() alone after warm-up (src/timing.ts): median, min and max ms. Rows against ours time run() in the same rounds as ours instead. */
+  time(options: { runs: number; warmup: number }): Promise<RunTiming>;
   /** Runs once and compares the outputs with the JS reference. */
   check(): Promise<OrtCheck>;
   /** Releases the session and the tensors. */
@@ -192,46 +192,28 @@ export interface OrtPeer {
   selfCheck(options?: SelfCheckOptions): Promise<OrtCheck[]>;
 }
 
-/** The peer columns of a BenchRow for one ORT graph. */
-export interface OrtRowFields {
-  peer: typeof ORT_PEER_NAME;
-  peer_ms: number;
-  /** ORT's max abs error against the JS reference on these inputs (null when not checked). */
-  peer_max_abs_error: number | null;
-  /** max |reference|, the scale to read that error against (null when not checked). */
-  peer_max_abs_reference: number | null;
-  peer_subgroups: boolean;
-}
-
-/**
- * Times `graph` (median after warm-up) and, unless `check` is false, checks it once against
- * the JS reference, so a row can show a peer that computes wrong results:
- *   ctx.emit({ kernel, shape, ours_ms, gflops, ...(await ortRowFields(graph, ctx.options)) })
- */
-export async function ortRowFields(graph: OrtGraph, options: { runs: number; warmup: number }, check = true): Promise<OrtRowFields> {
-  const peer_ms = await graph.time(options);
-  const result = check ? await graph.check() : null;
-  return {
-    peer: ORT_PEER_NAME,
-    peer_ms,
-    peer_max_abs_error: result?.maxAbsError ?? null,
-    peer_max_abs_reference: result?.maxAbsReference ?? null,
-    peer_subgroups: graph.subgroups,
-  };
-}
-
 // ------------------------------------------------------------------ process-wide set-up
 
 let ortLoaded: Promise<Ort> | null = null;
+
+/**
+ * For processes that check ORT's results and report none of its times (tests): V8 compiles the
+ * wasm loaded from now on with its baseline compiler only (`--liftoff-only`, process-wide), which
+ * spares the minutes its optimising tier takes over ORT's 26 MB wasm on a loaded 2-core machine
+ * (first ORT result after 37 s instead of 339 s, docs/BENCHMARKS.md). Never in `npm run bench`: peers are
+ * timed as their users run them. Call before the first ortPeer().
+ */
+export function compileOrtWasmWithLiftoffOnly(): void {
+  if (ortLoaded) throw new Error('compileOrtWasmWithLiftoffOnly: onnxruntime-web is already loaded; call it before the first ortPeer()');
+  setFlagsFromString('--liftoff-only');
+}
 
 /** Loads ORT once: wasm from node_modules, one thread, writeBuffer made SharedArrayBuffer-safe. */
 function loadOrt(device: GPUDevice): Promise<Ort> {
   ortLoaded ??= (async () => {
     allowSharedWriteBuffer(device.queue);
-    // Baseline wasm compiler only (what `node --liftoff-only` does; bench/run.mjs passes it too):
-    // otherwise V8's optimising tier spends ~25-45 s on ORT's 26 MB wasm at first use. Set here
-    // so that every entry (tests, device bundles) gets it; it only affects wasm compiled later.
-    setFlagsFromString('--liftoff-only');
+    // No V8 flags: ORT's wasm is compiled as it is for any user of onnxruntime-web in Node (Liftoff
+    // first, hot functions optimised by TurboFan). docs/BENCHMARKS.md measures --liftoff-only.
     // ORT looks for navigator.gpu before it accepts a device (Node 20 has no navigator).
     const g = globalThis as { navigator?: { gpu?: GPU } };
     if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
@@ -397,7 +379,7 @@ class OrtWebGpuPeer implements OrtPeer {
       inputs,
       outputs,
       run,
-      time: (options) => timeIt(run, options),
+      time: async (options) => (await timeAlternating([run], options))[0]!,
       check: async () => {
         if (!spec.reference) throw new Error(`${spec.op}: no JS reference was given for this graph`);
         await run();

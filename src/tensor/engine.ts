@@ -55,6 +55,8 @@ export interface EngineStats {
   pool: PoolStats;
   /** Pooled textures (kernels that read inputs through the texture units). */
   textures: TextureStats;
+  /** The mappable staging buffers of readbacks (engine.read), pooled apart from the tensors'. */
+  readback: PoolStats;
 }
 
 /** Optional features used when the adapter offers them. */
@@ -509,7 +511,7 @@ export class Engine {
   // ---------------------------------------------------------------- bookkeeping
 
   stats(): EngineStats {
-    return { ...this.counters, pool: this.pool.getStats(), textures: this.textures.getStats() };
+    return { ...this.counters, pool: this.pool.getStats(), textures: this.textures.getStats(), readback: this.readbackPool.getStats() };
   }
 
   /** Resets the pool's peak-memory figures, to measure the peak of the work that follows. */

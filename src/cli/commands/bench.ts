@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { ArgumentError } from '../../errors.js';
-import { benchmarkDecode, type DecodeBenchResult } from '../../maskgit/benchmark.js';
+import { benchmarkDecode, type DecodeBenchResult, type DecodeSpread } from '../../maskgit/benchmark.js';
 import { OFFICIAL_TRANSFORMER, officialConfig, type TransformerConfig } from '../../maskgit/config.js';
 import { randomWeights } from '../../maskgit/init.js';
 import { transformerParams } from '../../maskgit/weights.js';
 import { createEngine } from '../../tensor/engine.js';
+import { timeAlternating } from '../../timing.js';
 import type { Output } from '../output.js';
 import { stepBar } from '../progress.js';
 import { integerFlag, loadModel, readConfig, secondsSince } from './sampling.js';
@@ -28,14 +29,17 @@ interface BenchFlags {
 
 function describe(r: DecodeBenchResult & { vq_decode_ms?: number }): string {
   const lines = [
-    `${r.config}: ${r.tokens} image tokens`,
+    `${r.config}: ${r.tokens} image tokens${r.extrapolated ? ' (EXTRAPOLATED figures, see below)' : ''}`,
     `  MaskGIT ${Object.entries(r.maskgit_ms_by_steps).map(([s, ms]) => `${s} steps ${ms} ms`).join(', ')} (${r.maskgit_step_ms} ms a step, ${r.maskgit_gflops} GFLOP/s)`,
   ];
   if (r.ar_ms !== null) {
     lines.push(`  autoregressive ${r.tokens} steps: uncached ${r.ar_ms} ms (${r.ratio}x MaskGIT's time; ${r.flop_ratio}x its FLOPs), KV cache ${r.ar_kv_ms} ms (${r.kv_ratio}x; ${r.kv_flop_ratio}x its FLOPs)`);
   }
   if (r.vq_decode_ms !== undefined) lines.push(`  VQ decoder ${r.vq_decode_ms} ms (not in the times above)`);
-  if (r.extrapolated) lines.push(`  extrapolated: ${r.extrapolated}`);
+  const range = (name: string, s: DecodeSpread | null, unit = ' ms') => (s ? [`${name} ${s.min}-${s.max}${unit}`] : []);
+  const ranges = [...range('MaskGIT', r.spread.maskgit_ms), ...range('uncached', r.spread.ar_ms), ...range('KV cache', r.spread.ar_kv_ms), ...range('ratio', r.spread.ratio, 'x')];
+  lines.push(`  medians of ${r.runs} round${r.runs === 1 ? '' : 's'} after ${r.warmup} warm-up (every way once a round, alternating); min-max: ${ranges.join(', ')}`);
+  if (r.extrapolated) lines.push(`  EXTRAPOLATED, not measured end to end: ${r.extrapolated}`);
   return lines.join('\n');
 }
 
@@ -51,7 +55,7 @@ export function registerBench(program: Command, output: () => Output): void {
     .option('--model <dir>', 'a model folder to time (its VQ decoder is timed too)')
     .option('--preset <name>', `random weights instead of a model: ${Object.keys(PRESETS).join(', ')} (16x16 tokens)`)
     .option('--steps <n[,n...]>', 'MaskGIT step counts to time (the first is compared)', '8,12')
-    .option('--runs <n>', 'timed runs of each MaskGIT and cached generation (median)', '1')
+    .option('--runs <n>', 'timed rounds after one warm-up round, every way once a round (medians)', '1')
     .option('--extrapolate', 'time a few steps of each way and scale (large models on slow adapters)')
     .option('--no-autoregressive', 'time MaskGIT only')
     .option('--dtype <dtype>', "weights on the GPU: auto (the file's), f32 or f16", 'auto')
@@ -102,10 +106,8 @@ export function registerBench(program: Command, output: () => Output): void {
             await image.read();
             image.dispose();
           };
-          await decodeOnce(); // compiles
-          const t0 = performance.now();
-          await decodeOnce();
-          result.vq_decode_ms = Number((performance.now() - t0).toFixed(1));
+          const [vq] = await timeAlternating([decodeOnce], { runs, warmup: 1 });
+          result.vq_decode_ms = Number(vq!.ms.toFixed(1));
           ids.dispose();
           model.dispose();
         }
