@@ -25,7 +25,7 @@ const modelsDir = join(work, 'models');
 const ckpt = join(modelsDir, 'ckpt');
 const TRANSFORMER = 'maskgit_tiny_checkpoint';
 const TOKENIZER = 'tokenizer_tiny_checkpoint';
-const HANG_GUARD = 900_000;
+const HANG_GUARD = 1_800_000;
 const artifacts = join(root, 'test-artifacts');
 
 let page: ServedPage;
@@ -37,7 +37,7 @@ function cli(args: string[], cwd = ckpt): Promise<{ code: number; stdout: string
     execFile(
       process.execPath,
       [join(root, 'dist/cli.js'), ...args],
-      { cwd, env: { ...process.env, VK_ICD_FILENAMES: SWIFTSHADER_ICD }, timeout: 600_000, maxBuffer: 1 << 24 },
+      { cwd, env: { ...process.env, VK_ICD_FILENAMES: SWIFTSHADER_ICD }, timeout: 1_800_000, maxBuffer: 1 << 24 },
       (error, stdout, stderr) => {
         // Dawn's limit warnings are printed by the native module on stderr: not ours.
         done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.replace(/^Warning: maxDynamic.*\n/gm, '') });
@@ -68,7 +68,7 @@ beforeAll(async () => {
   await writeModelFolder(join(modelsDir, 'imagenet-tiny'), imagenet, tinyTensors(imagenet, 6));
   page = await servePage(modelsDir);
   browser = await launchChromium();
-}, 600_000);
+}, 1_800_000);
 
 afterAll(async () => {
   await browser?.close();

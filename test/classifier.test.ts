@@ -100,7 +100,7 @@ describe('accuracyReport', () => {
 });
 
 describe('on the real emoji images (32 px, all three sets)', () => {
-  it('reaches a held-out accuracy far above the majority rate, k-NN above nearest centroid', { timeout: 300_000 }, async () => {
+  it('reaches a held-out accuracy far above the majority rate, k-NN above nearest centroid', { timeout: 1_800_000 }, async () => {
     const data = await loadEmojiDataset({ size: 32 });
     const K = data.classNames.length;
     const train: LabelledImageSet = { ...data.train, size: data.size };

@@ -36,11 +36,11 @@ beforeAll(async () => {
   mkdirSync(join(work, 'tokenizer-only'));
   const only = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')) as Record<string, unknown>;
   writeFileSync(join(work, 'tokenizer-only', 'config.json'), JSON.stringify({ ...only, contents: ['tokenizer'] }));
-}, 300_000);
+}, 1_800_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function run(file: string, args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [file, ...args], { cwd: work, encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [file, ...args], { cwd: work, encoding: 'utf8', timeout: 1_800_000, env: { ...process.env, ...env } });
   // Dawn's limit warnings are printed by the native module on stderr: not ours.
   return { status: r.status, stdout: r.stdout, stderr: r.stderr.replace(/^Warning: maxDynamic.*\n/gm, '') };
 }

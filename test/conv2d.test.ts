@@ -11,7 +11,7 @@ import { uniform } from './helpers/random.js';
 type Tf = typeof tfc;
 
 // A new kernel specialisation compiles for seconds on CPU adapters (the register tile is unrolled).
-const COMPILE_TIMEOUT = 300_000;
+const COMPILE_TIMEOUT = 1_800_000;
 
 interface Case {
   shape: [number, number, number, number]; // B, H, W, Cin

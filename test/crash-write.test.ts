@@ -59,7 +59,7 @@ describe('crash mid-write', () => {
     const replaced = join(work, 'model');
     let current: number | null = null;
     // One uninterrupted write: the folder to replace, and how long a write takes here.
-    const first = await runChild(script, [replaced, '0'], { timeoutMs: 60_000 });
+    const first = await runChild(script, [replaced, '0'], { timeoutMs: 1_800_000 });
     expect(first.code, first.stderr).toBe(0);
     const writeMs = Number(/DONE ([\d.]+)/.exec(first.stdout)![1]);
     current = 0;
@@ -73,7 +73,7 @@ describe('crash mid-write', () => {
       // Kill anywhere from the start of the write to a little after its usual end.
       const delay = random() * writeMs * 1.5;
       const run = await runChild(script, [dir, String(i)], {
-        timeoutMs: 60_000,
+        timeoutMs: 1_800_000,
         onLine: (line, child) => {
           if (line === 'WRITING') setTimeout(() => child.kill('SIGKILL'), delay);
         },
@@ -103,7 +103,7 @@ describe('crash mid-write', () => {
       await writeModelFolder(dir, versionConfig(100 + k), versionTensors(100 + k));
       expect(leftovers(dir)).toEqual([]);
     }
-  }, 300_000);
+  }, 1_800_000);
 
   describe('a kill between the two renames of a replacement (old folder moved aside, new one not yet in place)', () => {
     /** The state that kill leaves: no folder at `dir`, the old one aside, the new one complete or not. */

@@ -11,7 +11,7 @@ import { modelClassesFor, type ClassConsistencyReport } from '../src/maskgit/tra
 import { writeModelFolder } from '../src/node.js';
 import { tinyConfig, tinyTensors } from './helpers/tiny-maskgit.js';
 
-const TIMEOUT = 600_000;
+const TIMEOUT = 1_800_000;
 const root = resolve(__dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'maskgit-evaluate-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -37,7 +37,7 @@ describe('fuzz: maskgit convert', () => {
       },
       (args) => {
         const out = args[args.indexOf('--out') + 1]!;
-        const r = spawnSync(process.execPath, [join(root, 'dist/cli.js'), '-q', 'convert', ...args], { encoding: 'utf8', timeout: 60_000 });
+        const r = spawnSync(process.execPath, [join(root, 'dist/cli.js'), '-q', 'convert', ...args], { encoding: 'utf8', timeout: 1_800_000 });
         if (r.status === 0) {
           expect(r.stderr).toBe('');
           // The folder loads: its config parses and its weights match it.
@@ -58,7 +58,7 @@ describe('fuzz: maskgit convert', () => {
     expect(report.cases).toBe(fuzzRuns(24));
     // No temporaries left beside the outputs.
     expect(readdirSync(work).filter((f) => f.startsWith('.'))).toEqual([]);
-  }, 600_000);
+  }, 1_800_000);
 });
 
 // The valid partner checkpoints the mutated ones are converted with.

@@ -12,7 +12,7 @@ import { oracle } from './helpers/oracle.js';
 import { normal, uniform } from './helpers/random.js';
 
 type Tf = typeof tfc;
-const TIMEOUT = 600_000; // first use of a kernel specialisation compiles it (slow on CPU adapters)
+const TIMEOUT = 1_800_000; // first use of a kernel specialisation compiles it (slow on CPU adapters)
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**

@@ -18,7 +18,7 @@ beforeAll(async () => {
   execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
   await writeFlaxCheckpointFile(tfm, transformerFixture(TINY_TRANSFORMER).tree);
   await writeFlaxCheckpointFile(tok, tokenizerFixture(TINY_TOKENIZER).tree);
-}, 300_000);
+}, 1_800_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {

@@ -11,7 +11,7 @@ const work = mkdtempSync(join(tmpdir(), 'maskgit-pack-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('packaged @maskgit/core', () => {
-  it('installs from its tarball and runs from a project outside the repo', { timeout: 300_000 }, () => {
+  it('installs from its tarball and runs from a project outside the repo', { timeout: 1_800_000 }, () => {
     execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--types', '--quiet'], { cwd: root, stdio: 'inherit' });
     execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], { cwd: root, stdio: 'pipe' });
     const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));

@@ -19,7 +19,7 @@ import { oracle } from './helpers/oracle.js';
 import { randomInts, uniform } from './helpers/random.js';
 
 type Tf = typeof tfc;
-const TIMEOUT = 900_000; // new kernel specialisations compile for seconds each on CPU adapters
+const TIMEOUT = 1_800_000; // new kernel specialisations compile for seconds each on CPU adapters
 
 /** A small tokenizer with every feature of the official one: shortcuts, pooling, upsampling, several blocks. */
 const TINY: TokenizerConfig = {

@@ -13,7 +13,7 @@ import { tokenizerOnlyConfig } from '../src/maskgit/train/tokenizer-trainer.js';
 import { generate, initialValues, loadMaskGIT, seededUniform, tokenizerParams, writeModelFolder, type TensorBytes } from '../src/node.js';
 import { getEngine } from './helpers/engine.js';
 
-const TIMEOUT = 600_000;
+const TIMEOUT = 1_800_000;
 const root = resolve(__dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'maskgit-train-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -16,7 +16,7 @@ import { constant, initialValues, loadModelWeights, seededUniform, tokenizerPara
 import { getEngine } from './helpers/engine.js';
 import { normal, randomInts, uniform } from './helpers/random.js';
 
-const TIMEOUT = 600_000;
+const TIMEOUT = 1_800_000;
 const root = resolve(__dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'maskgit-train-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
