@@ -1,4 +1,5 @@
 import { defineConfig, type Plugin } from 'vitest/config';
+import { HANG_GUARD_MS } from './test/helpers/hang-guard.js';
 
 /** Imports .wgsl files as text, as esbuild's text loader does in the builds. */
 function wgslText(): Plugin {
@@ -17,10 +18,9 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // One GPU device per test process: Dawn is not shared across workers.
     pool: 'forks',
-    // Hang guards only, never a pass condition: a loaded 2-core machine ran single tests
-    // past 120 s (ort-peer, matmul), so the guard sits far above the slowest loaded case.
-    testTimeout: 1_800_000,
-    hookTimeout: 1_800_000,
+    // Hang guards only, never a pass condition (test/helpers/hang-guard.ts says why).
+    testTimeout: HANG_GUARD_MS,
+    hookTimeout: HANG_GUARD_MS,
     reporters: ['default'],
   },
 });

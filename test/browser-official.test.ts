@@ -17,6 +17,7 @@ import { writeFlaxCheckpointFile, writeModelFolder } from '../src/node.js';
 import { launchChromium, servePage, SWIFTSHADER_ICD, type ServedPage } from './helpers/chromium.js';
 import { TINY_TOKENIZER, TINY_TRANSFORMER, tokenizerFixture, transformerFixture } from './helpers/flax-fixtures.js';
 import { tinyConfig, tinyTensors } from './helpers/tiny-maskgit.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 const root = resolve(__dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'maskgit-browser-official-'));
@@ -25,7 +26,6 @@ const modelsDir = join(work, 'models');
 const ckpt = join(modelsDir, 'ckpt');
 const TRANSFORMER = 'maskgit_tiny_checkpoint';
 const TOKENIZER = 'tokenizer_tiny_checkpoint';
-const HANG_GUARD = 1_800_000;
 const artifacts = join(root, 'test-artifacts');
 
 let page: ServedPage;
@@ -37,7 +37,7 @@ function cli(args: string[], cwd = ckpt): Promise<{ code: number; stdout: string
     execFile(
       process.execPath,
       [join(root, 'dist/cli.js'), ...args],
-      { cwd, env: { ...process.env, VK_ICD_FILENAMES: SWIFTSHADER_ICD }, timeout: 1_800_000, maxBuffer: 1 << 24 },
+      { cwd, env: { ...process.env, VK_ICD_FILENAMES: SWIFTSHADER_ICD }, timeout: HANG_GUARD_MS, maxBuffer: 1 << 24 },
       (error, stdout, stderr) => {
         // Dawn's limit warnings are printed by the native module on stderr: not ours.
         done({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.replace(/^Warning: maxDynamic.*\n/gm, '') });
@@ -68,7 +68,7 @@ beforeAll(async () => {
   await writeModelFolder(join(modelsDir, 'imagenet-tiny'), imagenet, tinyTensors(imagenet, 6));
   page = await servePage(modelsDir);
   browser = await launchChromium();
-}, 1_800_000);
+}, HANG_GUARD_MS);
 
 afterAll(async () => {
   await browser?.close();
@@ -102,7 +102,7 @@ async function nextEvent(tab: Page, count: number, kinds: string[]): Promise<{ k
   await tab.waitForFunction(
     ({ count, kinds }) => window.maskgitApp.modelEvents.slice(count).some((e) => kinds.includes(e.kind)),
     { count, kinds },
-    { timeout: HANG_GUARD, polling: 200 },
+    { timeout: HANG_GUARD_MS, polling: 200 },
   );
   return tab.evaluate(({ count, kinds }) => window.maskgitApp.modelEvents.slice(count).find((e) => kinds.includes(e.kind))!, { count, kinds });
 }
@@ -119,7 +119,7 @@ function storedEntries(tab: Page): Promise<string[]> {
 }
 
 describe('the official checkpoints in the page (Chromium, SwiftShader)', () => {
-  it('converts dropped checkpoints in a worker, stores them, generates what Node generates; bad files fail as the CLI fails; cancel; second visit', { timeout: HANG_GUARD }, async () => {
+  it('converts dropped checkpoints in a worker, stores them, generates what Node generates; bad files fail as the CLI fails; cancel; second visit', { timeout: HANG_GUARD_MS }, async () => {
     const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
     const tab = await open(context);
     expect((await tab.evaluate(() => window.maskgitApp.engine!.info.architecture)).toLowerCase()).toContain('swiftshader');
@@ -185,11 +185,11 @@ describe('the official checkpoints in the page (Chromium, SwiftShader)', () => {
       const get = async (n: string) => new File([await (await fetch(`/models/ckpt/${n}`)).blob()], n);
       void window.maskgitApp.addModelFiles([await get('maskgit_wide_checkpoint'), await get('tokenizer_tiny_checkpoint')], undefined, 150);
     });
-    await tab.waitForFunction(() => /^Writing model\.safetensors: [\d.]+ of/.test(document.getElementById('convert-status')!.textContent ?? ''), null, { timeout: HANG_GUARD });
+    await tab.waitForFunction(() => /^Writing model\.safetensors: [\d.]+ of/.test(document.getElementById('convert-status')!.textContent ?? ''), null, { timeout: HANG_GUARD_MS });
     expect((await storedEntries(tab)).some((n) => n.startsWith('.partial-'))).toBe(true);
     await tab.click('#convert-cancel');
     expect(await nextEvent(tab, events, ['cancelled', 'converted', 'error'])).toEqual({ kind: 'cancelled' });
-    await tab.waitForFunction(() => window.maskgitApp.conversion === null, null, { timeout: HANG_GUARD });
+    await tab.waitForFunction(() => window.maskgitApp.conversion === null, null, { timeout: HANG_GUARD_MS });
     expect(await storedEntries(tab)).toEqual([converted.name]);
     expect((await tab.evaluate((r) => window.maskgitApp.runGenerate(r), request)).tokens).toEqual(generated.tokens);
     await tab.close();
@@ -204,13 +204,13 @@ describe('the official checkpoints in the page (Chromium, SwiftShader)', () => {
 
     // 7. Forget frees it.
     await second.click(`#stored-models li[data-name="${converted.name}"] button:has-text("Forget")`);
-    await second.waitForFunction(() => document.getElementById('storage-usage')!.textContent!.startsWith('Stored models: none'), null, { timeout: HANG_GUARD });
+    await second.waitForFunction(() => document.getElementById('storage-usage')!.textContent!.startsWith('Stored models: none'), null, { timeout: HANG_GUARD_MS });
     expect(await storedEntries(second)).toEqual([]);
     expect(await second.evaluate(() => window.maskgitApp.storedModels())).toEqual([]);
     await context.close();
   });
 
-  it('imports a dropped converted folder, names 1000 classes as ImageNet and finds them by search', { timeout: HANG_GUARD }, async () => {
+  it('imports a dropped converted folder, names 1000 classes as ImageNet and finds them by search', { timeout: HANG_GUARD_MS }, async () => {
     const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
     const tab = await open(context);
     // The folder picker (an <input webkitdirectory>): the page names the model after the folder.
@@ -226,7 +226,7 @@ describe('the official checkpoints in the page (Chromium, SwiftShader)', () => {
     expect(await options()).toEqual(['205: flat-coated retriever', '206: curly-coated retriever', '207: golden retriever', '208: Labrador retriever', '209: Chesapeake Bay retriever']);
     await tab.selectOption('#class', '208');
     await tab.click('#generate');
-    await tab.waitForFunction(() => /Generated|failed/.test(document.getElementById('status')!.textContent ?? ''), null, { timeout: HANG_GUARD });
+    await tab.waitForFunction(() => /Generated|failed/.test(document.getElementById('status')!.textContent ?? ''), null, { timeout: HANG_GUARD_MS });
     expect(await tab.textContent('#status')).toMatch(/^Generated in/);
     expect(await tab.evaluate(() => window.maskgitApp.current?.classLabel)).toBe(208);
     await context.close();

@@ -14,6 +14,7 @@ import { defaultBlurRadius, encodePNG, latentBox, latentSize, philox4x32, tokenM
 import { childScript, runChild } from './helpers/child.js';
 import { CHROMIUM, CHROMIUM_ARGS, SWIFTSHADER_ICD, launchChromium } from './helpers/chromium.js';
 import { tinyConfig, tinyTensors } from './helpers/tiny-maskgit.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 const root = resolve(__dirname, '..');
 const artifacts = join(root, 'test-artifacts');
@@ -46,7 +47,7 @@ beforeAll(async () => {
   const address = server.address() as { port: number };
   base = `http://127.0.0.1:${address.port}/`;
   browser = await launchChromium();
-}, 1_800_000);
+}, HANG_GUARD_MS);
 
 afterAll(async () => {
   await browser?.close();
@@ -55,7 +56,7 @@ afterAll(async () => {
 });
 
 describe('the demo page in Chromium', () => {
-  it('generates an image whose tokens, random stream and pixels agree with Node', { timeout: 1_800_000 }, async () => {
+  it('generates an image whose tokens, random stream and pixels agree with Node', { timeout: HANG_GUARD_MS }, async () => {
     // One context (one profile's storage) for both visits, so the second can hit the Cache API.
     const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
     const page = await context.newPage();
@@ -95,7 +96,7 @@ describe('the demo page in Chromium', () => {
     const node = await runChild(
       await childScript('browser-reference'),
       [join(modelsDir, modelName), JSON.stringify({ ...request, browserTokens: generated.tokens, bits: bitsRequest })],
-      { timeoutMs: 1_800_000, env: { VK_ICD_FILENAMES: SWIFTSHADER_ICD } },
+      { timeoutMs: HANG_GUARD_MS, env: { VK_ICD_FILENAMES: SWIFTSHADER_ICD } },
     );
     expect(node.code, node.stderr.slice(-2000)).toBe(0);
     const reference = node.results[0] as { adapter: string; tokens: number[]; decodedBrowserTokens: number[]; bits: number[] };
@@ -119,7 +120,7 @@ describe('the demo page in Chromium', () => {
     await context.close();
   });
 
-  it('inpaints a painted mask, edits a drawn box and outpaints, through the page controls: the tokens kept are the source\'s, the masked ones regenerated', { timeout: 1_800_000 }, async () => {
+  it('inpaints a painted mask, edits a drawn box and outpaints, through the page controls: the tokens kept are the source\'s, the masked ones regenerated', { timeout: HANG_GUARD_MS }, async () => {
     const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
     await page.goto(`${base}?model=/models/${modelName}/`);
     await page.evaluate(() => window.maskgitApp.ready);
@@ -172,7 +173,7 @@ describe('the demo page in Chromium', () => {
     await page.mouse.up();
     await page.fill('#steps-count', '4');
     await page.click('#inpaint');
-    await page.waitForFunction(() => /Inpainted|failed/.test(document.getElementById('status')!.textContent ?? ''), null, { timeout: 1_800_000 });
+    await page.waitForFunction(() => /Inpainted|failed/.test(document.getElementById('status')!.textContent ?? ''), null, { timeout: HANG_GUARD_MS });
     expect(await status()).toMatch(/^Inpainted in/);
     const inpaint = await lastEdit();
     expect(inpaint.kind).toBe('inpaint');
@@ -194,7 +195,7 @@ describe('the demo page in Chromium', () => {
     await page.mouse.move(...at(0.9, 0.9), { steps: 5 });
     await page.mouse.up();
     await page.click('#edit');
-    await page.waitForFunction(() => /Edited|failed/.test(document.getElementById('status')!.textContent ?? ''), null, { timeout: 1_800_000 });
+    await page.waitForFunction(() => /Edited|failed/.test(document.getElementById('status')!.textContent ?? ''), null, { timeout: HANG_GUARD_MS });
     expect(await status()).toMatch(/^Edited in/);
     const edit = await lastEdit();
     expect(edit.kind).toBe('edit');
@@ -211,7 +212,7 @@ describe('the demo page in Chromium', () => {
     // 3. Outpaint 8 pixels to the right: the image grows, the window's known columns keep the source's tokens.
     await page.fill('#amount', '8');
     await page.click('#outpaint');
-    await page.waitForFunction(() => /Outpainted|failed/.test(document.getElementById('status')!.textContent ?? ''), null, { timeout: 1_800_000 });
+    await page.waitForFunction(() => /Outpainted|failed/.test(document.getElementById('status')!.textContent ?? ''), null, { timeout: HANG_GUARD_MS });
     expect(await status()).toMatch(/^Outpainted in/);
     const out = await lastEdit();
     const grown = await canvas();
@@ -241,12 +242,12 @@ describe('the demo page in Chromium', () => {
     await page.close();
   });
 
-  it('says clearly when the browser has no WebGPU', { timeout: 1_800_000 }, async () => {
+  it('says clearly when the browser has no WebGPU', { timeout: HANG_GUARD_MS }, async () => {
     const noGpu = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu').concat('--disable-features=WebGPU') });
     try {
       const page = await noGpu.newPage();
       await page.goto(`${base}?model=/models/${modelName}/`);
-      await page.waitForSelector('#no-webgpu:not([hidden])', { timeout: 1_800_000 });
+      await page.waitForSelector('#no-webgpu:not([hidden])', { timeout: HANG_GUARD_MS });
       expect(await page.textContent('#no-webgpu h2')).toContain('no WebGPU');
     } finally {
       await noGpu.close();

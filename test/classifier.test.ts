@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadEmojiDataset } from '../src/io/emoji.js';
 import { accuracyReport, DEFAULT_CLASSIFIER, PixelClassifier, type ClassifierOptions, type LabelledImageSet } from '../src/maskgit/train/classifier.js';
 import { ArgumentError, seededUniform } from '../src/node.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 /**
  * `perClass` noisy copies of one random prototype per class: pixels of the prototype plus
@@ -100,7 +101,7 @@ describe('accuracyReport', () => {
 });
 
 describe('on the real emoji images (32 px, all three sets)', () => {
-  it('reaches a held-out accuracy far above the majority rate, k-NN above nearest centroid', { timeout: 1_800_000 }, async () => {
+  it('reaches a held-out accuracy far above the majority rate, k-NN above nearest centroid', { timeout: HANG_GUARD_MS }, async () => {
     const data = await loadEmojiDataset({ size: 32 });
     const K = data.classNames.length;
     const train: LabelledImageSet = { ...data.train, size: data.size };

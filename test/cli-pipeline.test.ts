@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePNG, encodePNG, generate, loadMaskGIT, writeModelFolder, type RGBAImage } from '../src/node.js';
 import { getEngine } from './helpers/engine.js';
 import { tinyConfig, tinyTensors } from './helpers/tiny-maskgit.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 const root = resolve(__dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'maskgit-cli-pipeline-'));
@@ -36,11 +37,11 @@ beforeAll(async () => {
   mkdirSync(join(work, 'tokenizer-only'));
   const only = JSON.parse(readFileSync(join(model, 'config.json'), 'utf8')) as Record<string, unknown>;
   writeFileSync(join(work, 'tokenizer-only', 'config.json'), JSON.stringify({ ...only, contents: ['tokenizer'] }));
-}, 1_800_000);
+}, HANG_GUARD_MS);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function run(file: string, args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [file, ...args], { cwd: work, encoding: 'utf8', timeout: 1_800_000, env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [file, ...args], { cwd: work, encoding: 'utf8', timeout: HANG_GUARD_MS, env: { ...process.env, ...env } });
   // Dawn's limit warnings are printed by the native module on stderr: not ours.
   return { status: r.status, stdout: r.stdout, stderr: r.stderr.replace(/^Warning: maxDynamic.*\n/gm, '') };
 }

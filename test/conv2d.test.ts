@@ -7,11 +7,9 @@ import { expectClose, maxAbsError } from './helpers/compare.js';
 import { getEngine } from './helpers/engine.js';
 import { oracle } from './helpers/oracle.js';
 import { uniform } from './helpers/random.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 type Tf = typeof tfc;
-
-// A new kernel specialisation compiles for seconds on CPU adapters (the register tile is unrolled).
-const COMPILE_TIMEOUT = 1_800_000;
 
 interface Case {
   shape: [number, number, number, number]; // B, H, W, Cin
@@ -91,12 +89,12 @@ async function check(engine: Engine, c: Case, dtype: 'f32' | 'f16', tile?: ConvT
 
 describe('conv2d (oracle: tfjs-core CPU conv2d)', () => {
   for (const c of CASES) {
-    it(`${describeCase(c)} f32`, { timeout: COMPILE_TIMEOUT }, async () => {
+    it(`${describeCase(c)} f32`, { timeout: HANG_GUARD_MS }, async () => {
       await check(await getEngine(), c, 'f32');
     });
   }
 
-  it('every register tiling of the subgroup path agrees with the oracle', { timeout: 3 * COMPILE_TIMEOUT }, async () => {
+  it('every register tiling of the subgroup path agrees with the oracle', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     const sg = ops.fixedSubgroupSize(engine);
     if (sg === 0) return; // no fixed subgroup size here: the portable test below covers this adapter
@@ -104,13 +102,13 @@ describe('conv2d (oracle: tfjs-core CPU conv2d)', () => {
     for (const [pix, wpl] of [[1, 1], [3, 2], [2, 4]] as const) await check(engine, c, 'f32', { tx: sg, pix, sg, wpl, nv: 0 });
   });
 
-  it('f16 storage (f32 accumulation) agrees with the oracle on f16-rounded inputs', { timeout: 3 * COMPILE_TIMEOUT }, async () => {
+  it('f16 storage (f32 accumulation) agrees with the oracle on f16-rounded inputs', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     if (!engine.hasF16) return;
     for (const c of [CASES[0]!, CASES[2]!, CASES[5]!, CASES[9]!, CASES[7]!, CASES[13]!, CASES[15]!]) await check(engine, c, 'f16');
   });
 
-  it('the portable path (no subgroups) agrees with the oracle', { timeout: 3 * COMPILE_TIMEOUT }, async () => {
+  it('the portable path (no subgroups) agrees with the oracle', { timeout: HANG_GUARD_MS }, async () => {
     const portable = await createEngine({ disableFeatures: ['subgroups'] });
     expect(portable.hasSubgroups).toBe(false);
     for (const c of [CASES[0]!, CASES[2]!, CASES[4]!, CASES[8]!, CASES[9]!]) await check(portable, c, 'f32');

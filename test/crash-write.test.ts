@@ -15,6 +15,7 @@ import { childScript, runChild } from './helpers/child.js';
 import { getEngine } from './helpers/engine.js';
 import { rng } from './helpers/random.js';
 import { versionConfig, versionTensors, versionWeightsFile } from './helpers/model-versions.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 const work = mkdtempSync(join(tmpdir(), 'maskgit-crash-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -59,7 +60,7 @@ describe('crash mid-write', () => {
     const replaced = join(work, 'model');
     let current: number | null = null;
     // One uninterrupted write: the folder to replace, and how long a write takes here.
-    const first = await runChild(script, [replaced, '0'], { timeoutMs: 1_800_000 });
+    const first = await runChild(script, [replaced, '0'], { timeoutMs: HANG_GUARD_MS });
     expect(first.code, first.stderr).toBe(0);
     const writeMs = Number(/DONE ([\d.]+)/.exec(first.stdout)![1]);
     current = 0;
@@ -73,7 +74,7 @@ describe('crash mid-write', () => {
       // Kill anywhere from the start of the write to a little after its usual end.
       const delay = random() * writeMs * 1.5;
       const run = await runChild(script, [dir, String(i)], {
-        timeoutMs: 1_800_000,
+        timeoutMs: HANG_GUARD_MS,
         onLine: (line, child) => {
           if (line === 'WRITING') setTimeout(() => child.kill('SIGKILL'), delay);
         },
@@ -103,7 +104,7 @@ describe('crash mid-write', () => {
       await writeModelFolder(dir, versionConfig(100 + k), versionTensors(100 + k));
       expect(leftovers(dir)).toEqual([]);
     }
-  }, 1_800_000);
+  }, HANG_GUARD_MS);
 
   describe('a kill between the two renames of a replacement (old folder moved aside, new one not yet in place)', () => {
     /** The state that kill leaves: no folder at `dir`, the old one aside, the new one complete or not. */

@@ -4,11 +4,12 @@
 // kernel paths (no subgroups) give the same tokens as the subgroup paths.
 import { describe, expect, it } from 'vitest';
 import { childScript, runChild } from './helpers/child.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 type Run = { variant: string; tokens: number[] }[];
 
 async function decodeIn(...args: string[]): Promise<{ runs: Run; subgroups: boolean }> {
-  const run = await runChild(await childScript('decode-tokens'), args, { timeoutMs: 1_800_000 });
+  const run = await runChild(await childScript('decode-tokens'), args, { timeoutMs: HANG_GUARD_MS });
   expect(run.code, run.stderr.slice(-2000)).toBe(0);
   const results = run.results as ({ variant: string; tokens: number[] } | { subgroups: boolean })[];
   const last = results.pop() as { subgroups: boolean };
@@ -50,7 +51,7 @@ describe('determinism across processes', () => {
 type Generated = { variant: string; images: { tokens: number[]; pixels: string }[] }[];
 
 async function generateIn(...args: string[]): Promise<{ runs: Generated; subgroups: boolean }> {
-  const run = await runChild(await childScript('generate-tokens'), args, { timeoutMs: 1_800_000 });
+  const run = await runChild(await childScript('generate-tokens'), args, { timeoutMs: HANG_GUARD_MS });
   expect(run.code, run.stderr.slice(-2000)).toBe(0);
   const results = run.results as (Generated[number] | { subgroups: boolean })[];
   const last = results.pop() as { subgroups: boolean };
@@ -81,5 +82,5 @@ describe('determinism across processes: generate and inpaint', () => {
     const portable = await generateIn('batch', '--portable');
     expect(portable.subgroups).toBe(false);
     expect(portable.runs).toEqual(a.runs);
-  }, 1_800_000);
+  }, HANG_GUARD_MS);
 });

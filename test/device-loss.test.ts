@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { writeModelFolder } from '../src/node.js';
 import { childScript, runChild } from './helpers/child.js';
 import { tinyConfig, tinyTensors } from './helpers/tiny-maskgit.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 const work = mkdtempSync(join(tmpdir(), 'maskgit-device-loss-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -39,7 +40,7 @@ function expectRejectedOnLoss(r: ScenarioResult, what: string): void {
 
 describe('device loss', () => {
   it('every pending GPU wait rejects with DeviceError, and a new engine works afterwards', async () => {
-    const run = await runChild(await childScript('device-loss'), [], { timeoutMs: 1_800_000 });
+    const run = await runChild(await childScript('device-loss'), [], { timeoutMs: HANG_GUARD_MS });
     const results = run.results as (ScenarioResult | { done: true })[];
     // The child reached its end (a crash on teardown after that is tolerated; a hang is not).
     expect(run.timedOut, run.stderr.slice(-2000)).toBe(false);
@@ -61,7 +62,7 @@ describe('device loss', () => {
     const folder = join(work, 'tiny');
     const config = tinyConfig({ classes: 10 });
     await writeModelFolder(folder, config, tinyTensors(config));
-    const run = await runChild(await childScript('generate-loss'), [folder], { timeoutMs: 1_800_000 });
+    const run = await runChild(await childScript('generate-loss'), [folder], { timeoutMs: HANG_GUARD_MS });
     const results = run.results as unknown[];
     expect(run.timedOut, run.stderr.slice(-2000)).toBe(false);
     expect(results.at(-1), run.stderr.slice(-2000)).toEqual({ done: true });
@@ -75,5 +76,5 @@ describe('device loss', () => {
       expect(r.reuse, `${what}: a further call on the lost model`).toBe('DeviceError');
       expect(r.after, `${what}: a new engine and the model reloaded`).toEqual(before);
     }
-  }, 1_800_000);
+  }, HANG_GUARD_MS);
 });

@@ -10,8 +10,8 @@ import { decodePNG } from '../src/io/png.js';
 import { modelClassesFor, type ClassConsistencyReport } from '../src/maskgit/train/class-consistency.js';
 import { writeModelFolder } from '../src/node.js';
 import { tinyConfig, tinyTensors } from './helpers/tiny-maskgit.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
-const TIMEOUT = 1_800_000;
 const root = resolve(__dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'maskgit-evaluate-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -32,7 +32,7 @@ describe('modelClassesFor', () => {
 });
 
 describe('maskgit evaluate', () => {
-  it('scores a tiny random model: report fields, sample grid, batch-independent seeds, one-line errors', { timeout: TIMEOUT }, async () => {
+  it('scores a tiny random model: report fields, sample grid, batch-independent seeds, one-line errors', { timeout: HANG_GUARD_MS }, async () => {
     execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
     const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'dist/cli.js'), ...args], { cwd: work, encoding: 'utf8' });
     // 9 emoji classes plus a null class (as a model trained with class dropout has).

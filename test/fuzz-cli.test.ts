@@ -11,6 +11,7 @@ import { checkModelHeader } from '../src/io/model.js';
 import { decodeSafetensors, modelContents, modelParamSpecs, parseModelConfig } from '../src/node.js';
 import { bases, caseSpec, mutated } from './helpers/flax-mutations.js';
 import { fuzz, fuzzRuns } from './helpers/fuzz.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 const root = resolve(__dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'maskgit-fuzz-cli-'));
@@ -37,7 +38,7 @@ describe('fuzz: maskgit convert', () => {
       },
       (args) => {
         const out = args[args.indexOf('--out') + 1]!;
-        const r = spawnSync(process.execPath, [join(root, 'dist/cli.js'), '-q', 'convert', ...args], { encoding: 'utf8', timeout: 1_800_000 });
+        const r = spawnSync(process.execPath, [join(root, 'dist/cli.js'), '-q', 'convert', ...args], { encoding: 'utf8', timeout: HANG_GUARD_MS });
         if (r.status === 0) {
           expect(r.stderr).toBe('');
           // The folder loads: its config parses and its weights match it.
@@ -58,7 +59,7 @@ describe('fuzz: maskgit convert', () => {
     expect(report.cases).toBe(fuzzRuns(24));
     // No temporaries left beside the outputs.
     expect(readdirSync(work).filter((f) => f.startsWith('.'))).toEqual([]);
-  }, 1_800_000);
+  }, HANG_GUARD_MS);
 });
 
 // The valid partner checkpoints the mutated ones are converted with.

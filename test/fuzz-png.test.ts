@@ -12,6 +12,7 @@ import { getEngine } from './helpers/engine.js';
 import { fuzz, fuzzRuns } from './helpers/fuzz.js';
 import { caseSpec, imageSpec, makePNG, maskCaseSpec, mutated } from './helpers/png-mutations.js';
 import { tinyConfig, tinyModel } from './helpers/tiny-maskgit.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 function checkDecoded(image: { width: number; height: number; data: Uint8Array }): void {
   expect(Number.isSafeInteger(image.width) && image.width > 0).toBe(true);
@@ -76,5 +77,5 @@ describe('fuzz: PNG', () => {
     expect(report.accepted).toBeGreaterThan(report.cases * 0.1);
     expect(report.rejected.ArgumentError ?? 0).toBeGreaterThan(report.cases * 0.1);
     model.dispose();
-  }, 1_800_000);
+  }, HANG_GUARD_MS);
 });

@@ -11,9 +11,9 @@ import { getEngine } from './helpers/engine.js';
 import { checkAgainstTf, gradCheck, weightedSum } from './helpers/gradcheck.js';
 import { oracle } from './helpers/oracle.js';
 import { normal, uniform } from './helpers/random.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 type Tf = typeof tfc;
-const TIMEOUT = 1_800_000; // a hang guard: first use of a kernel compiles it, slow on a loaded CPU adapter
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** Values in [-1, 1] kept at least `gap` away from `at` (finite differences across a kink are not a derivative). */
@@ -25,7 +25,7 @@ describe('gradients of the adversarial recipe ops', () => {
   const shape = [2, 3, 5, 3];
   const n = size(shape);
 
-  it('leaky ReLU (slope 0.2): finite differences and tfjs', { timeout: TIMEOUT }, async () => {
+  it('leaky ReLU (slope 0.2): finite differences and tfjs', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     const r = normal(n, 2);
     const loss = (vars: Variable[]) => weightedSum(engine, grad.leakyRelu(vars[0]!), r);
@@ -34,7 +34,7 @@ describe('gradients of the adversarial recipe ops', () => {
     await checkAgainstTf(engine, values, [shape], loss, (tf: Tf, x) => tf.mul(tf.leakyRelu(x!, 0.2), tf.tensor(r, shape)), { atol: 1e-5, rtol: 1e-5 }, 'leaky relu');
   });
 
-  it('the L1 loss mean |x - t|: finite differences and tfjs', { timeout: TIMEOUT }, async () => {
+  it('the L1 loss mean |x - t|: finite differences and tfjs', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     const target = uniform(n, 3);
     // x - t kept away from 0, where |.| has its kink.
@@ -46,7 +46,7 @@ describe('gradients of the adversarial recipe ops', () => {
   });
 
   for (const label of [1, -1] as const) {
-    it(`the hinge loss mean relu(1 - ${label} x): finite differences and tfjs`, { timeout: TIMEOUT }, async () => {
+    it(`the hinge loss mean relu(1 - ${label} x): finite differences and tfjs`, { timeout: HANG_GUARD_MS }, async () => {
       const engine = await getEngine();
       // Logits on both sides of the margin (x = label), away from it.
       const x = awayFrom(n, 5 + label, label).map((v) => 2 * v);
@@ -57,7 +57,7 @@ describe('gradients of the adversarial recipe ops', () => {
     });
   }
 
-  it('mean, scale and the inner product with constant weights: finite differences and tfjs', { timeout: TIMEOUT }, async () => {
+  it('mean, scale and the inner product with constant weights: finite differences and tfjs', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     const w = normal(n, 7);
     const values = [uniform(n, 8)];
@@ -112,7 +112,7 @@ describe('PatchDiscriminator', () => {
     d.dispose();
   });
 
-  it("gradients of the images and of every weight equal tfjs; frozen, it computes the images' only", { timeout: TIMEOUT }, async () => {
+  it("gradients of the images and of every weight equal tfjs; frozen, it computes the images' only", { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     const tf = await oracle();
     const shapes = [imageShape, ...specs.map((s) => [...s.shape])];
@@ -149,7 +149,7 @@ describe('the adversarial term in TokenizerTrainer', () => {
   for (let i = 0; i < images.length; i++) images[i] = 0.5 + 0.5 * Math.sin(i * 0.37 + Math.floor(i / (S * S * 3)));
   const data = { train: { images, count, size: S }, heldOut: { images: images.subarray(0, 4 * S * S * 3), count: 4, size: S } };
 
-  it('weights the generator loss by w ||dL_rec/dW|| / (||dL_adv/dW|| + 1e-4), W the decoder output kernel (autograd through the whole tokenizer)', { timeout: TIMEOUT }, async () => {
+  it('weights the generator loss by w ||dL_rec/dW|| / (||dL_adv/dW|| + 1e-4), W the decoder output kernel (autograd through the whole tokenizer)', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     const options = { steps: 6, batchSize: 4, learningRate: 2e-3, warmupSteps: 1, seed: 3, l1Weight: 0.7, l2Weight: 1.3, adversarialWeight: 0.4, adversarialStart: 2, discriminatorFilters: 4 };
     const trainer = TokenizerTrainer.create(engine, data, TOKENIZER_PRESETS.tiny!, options);

@@ -10,9 +10,9 @@ import { getEngine } from './helpers/engine.js';
 import { autogradOf, checkAgainstTf, gradCheck, weightedSum } from './helpers/gradcheck.js';
 import { oracle } from './helpers/oracle.js';
 import { normal, uniform } from './helpers/random.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 type Tf = typeof tfc;
-const TIMEOUT = 1_800_000; // first use of a kernel specialisation compiles it (slow on CPU adapters)
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
@@ -78,7 +78,7 @@ describe('conv2d gradients (dx: transposed conv, dw: correlation over pixels, db
     { B: 1, H: 1, W: 1, cin: 4, cout: 4, k: 3 }, // every tap but the centre is padding
   ];
   for (const [i, c] of cases.entries()) {
-    it(`${label(c)}: finite differences`, { timeout: TIMEOUT }, async () => {
+    it(`${label(c)}: finite differences`, { timeout: HANG_GUARD_MS }, async () => {
       const engine = await getEngine();
       const s = convSetup(c, 10 * i);
       // The loss is linear in each input: the central difference is exact up to f32 rounding
@@ -93,7 +93,7 @@ describe('conv2d gradients (dx: transposed conv, dw: correlation over pixels, db
     { B: 2, H: 4, W: 6, cin: 3, cout: 3, k: 1, bias: true },
   ];
   for (const [i, c] of oracleCases.entries()) {
-    it(`${label(c)}: tfjs gradients, subgroup and portable paths`, { timeout: TIMEOUT }, async () => {
+    it(`${label(c)}: tfjs gradients, subgroup and portable paths`, { timeout: HANG_GUARD_MS }, async () => {
       const s = convSetup(c, 100 + 10 * i);
       for (const engine of [await getEngine(), await createEngine({ disableFeatures: ['subgroups'] })]) {
         // Sums of up to B*H*W*9 products of O(1) values in another order than tfjs: relative
@@ -104,7 +104,7 @@ describe('conv2d gradients (dx: transposed conv, dw: correlation over pixels, db
     });
   }
 
-  it('the weight gradient sums every pixel of a large batch (many chunks) exactly as tfjs', { timeout: TIMEOUT }, async () => {
+  it('the weight gradient sums every pixel of a large batch (many chunks) exactly as tfjs', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     const tf = await oracle();
     const [B, H, W, cin, cout] = [8, 32, 32, 32, 32];
@@ -163,12 +163,12 @@ describe('GroupNorm (+ swish) gradients', () => {
     const values = [uniform(size(shape), seed, -2, 2), uniform(C, seed + 1, 0.5, 1.5), uniform(C, seed + 2, -0.5, 0.5)];
     const r = normal(size(shape), seed + 3);
     const ours = (engine: Engine) => (vars: Variable[]) => weightedSum(engine, grad.groupNorm(vars[0]!, vars[1]!, vars[2]!, { groups, eps: 1e-6, swish }), r);
-    it(`[${shape}] ${groups} groups${swish ? ' + swish' : ''}: finite differences`, { timeout: TIMEOUT }, async () => {
+    it(`[${shape}] ${groups} groups${swish ? ' + swish' : ''}: finite differences`, { timeout: HANG_GUARD_MS }, async () => {
       const engine = await getEngine();
       // Smooth but not linear: h = 1e-2 leaves a truncation error O(h^2) next to f32 rounding.
       await gradCheck(engine, values, shapes, ours(engine), { h: 1e-2, atol: 3e-3, rtol: 1e-2, samples: 10 });
     });
-    it(`[${shape}] ${groups} groups${swish ? ' + swish' : ''}: tfjs gradients`, { timeout: TIMEOUT }, async () => {
+    it(`[${shape}] ${groups} groups${swish ? ' + swish' : ''}: tfjs gradients`, { timeout: HANG_GUARD_MS }, async () => {
       const engine = await getEngine();
       // Statistics and gradient sums over up to 480 values per group in another order.
       await checkAgainstTf(
@@ -185,7 +185,7 @@ describe('GroupNorm (+ swish) gradients', () => {
 });
 
 describe('swish, avgPool2x2 and upsampleNearest2x gradients', () => {
-  it('swish: finite differences and tfjs', { timeout: TIMEOUT }, async () => {
+  it('swish: finite differences and tfjs', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     for (const shape of [[3, 17], [2, 8]]) {
       const values = [uniform(size(shape), size(shape), -6, 6)];
@@ -197,7 +197,7 @@ describe('swish, avgPool2x2 and upsampleNearest2x gradients', () => {
   });
 
   for (const shape of [[2, 4, 6, 8], [1, 2, 2, 3], [3, 6, 2, 5]]) {
-    it(`avgPool2x2 [${shape}]: finite differences and tfjs`, { timeout: TIMEOUT }, async () => {
+    it(`avgPool2x2 [${shape}]: finite differences and tfjs`, { timeout: HANG_GUARD_MS }, async () => {
       const engine = await getEngine();
       const [B, H, W, C] = shape as [number, number, number, number];
       const values = [uniform(size(shape), size(shape))];
@@ -209,7 +209,7 @@ describe('swish, avgPool2x2 and upsampleNearest2x gradients', () => {
   }
 
   for (const shape of [[2, 3, 5, 4], [1, 1, 1, 3], [2, 2, 3, 8]]) {
-    it(`upsampleNearest2x [${shape}]: finite differences and tfjs`, { timeout: TIMEOUT }, async () => {
+    it(`upsampleNearest2x [${shape}]: finite differences and tfjs`, { timeout: HANG_GUARD_MS }, async () => {
       const engine = await getEngine();
       const [B, H, W, C] = shape as [number, number, number, number];
       const values = [uniform(size(shape), size(shape) + 1)];
@@ -258,7 +258,7 @@ describe('vector quantization: straight-through estimator and commitment loss', 
     expect((await commitment.value.read())[0]).toBeCloseTo((beta * sq) / zValues.length, 6);
   });
 
-  it('the decoder gradient passes straight through; the commitment gradient matches finite differences', { timeout: TIMEOUT }, async () => {
+  it('the decoder gradient passes straight through; the commitment gradient matches finite differences', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     const codebook = engine.tensor(codebookValues, [K, D]);
     // Straight through: d sum(r * z_q) / dz = r exactly.
@@ -277,7 +277,7 @@ describe('vector quantization: straight-through estimator and commitment loss', 
     return tf.reshape(tf.gather(cb, tf.argMin(dist, 1)), zShape);
   };
 
-  it('both together equal tfjs with a custom straight-through gradient', { timeout: TIMEOUT }, async () => {
+  it('both together equal tfjs with a custom straight-through gradient', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     const codebook = engine.tensor(codebookValues, [K, D]);
     await checkAgainstTf(
@@ -302,7 +302,7 @@ describe('vector quantization: straight-through estimator and commitment loss', 
 });
 
 describe('mean squared error', () => {
-  it('finite differences and tfjs', { timeout: TIMEOUT }, async () => {
+  it('finite differences and tfjs', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     const shape = [2, 5, 3, 3];
     const target = uniform(size(shape), 41, 0, 1);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModelWeights, writeFlaxCheckpointFile } from '../src/node.js';
 import { getEngine } from './helpers/engine.js';
 import { TINY_TOKENIZER, TINY_TRANSFORMER, tokenizerFixture, transformerFixture } from './helpers/flax-fixtures.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 const root = resolve(__dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'maskgit-cli-'));
@@ -18,7 +19,7 @@ beforeAll(async () => {
   execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
   await writeFlaxCheckpointFile(tfm, transformerFixture(TINY_TRANSFORMER).tree);
   await writeFlaxCheckpointFile(tok, tokenizerFixture(TINY_TOKENIZER).tree);
-}, 1_800_000);
+}, HANG_GUARD_MS);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {

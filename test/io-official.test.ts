@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadModelWeights, officialConfig, writeFlaxCheckpointFile } from '../src/node.js';
 import { getEngine } from './helpers/engine.js';
 import { OFFICIAL_TOKENIZER_SIZES, OFFICIAL_TRANSFORMER_SIZES, tokenizerFixture, transformerFixture } from './helpers/flax-fixtures.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 const root = resolve(__dirname, '..');
 const work = process.env.MASKGIT_OFFICIAL ? mkdtempSync(join(tmpdir(), 'maskgit-official-')) : '';
@@ -23,7 +24,7 @@ function measure(...args: string[]): Record<string, number | string> {
 }
 
 describe.skipIf(!process.env.MASKGIT_OFFICIAL)('official 256 px checkpoints', () => {
-  it('convert and load, measured', { timeout: 1_800_000 }, async () => {
+  it('convert and load, measured', { timeout: HANG_GUARD_MS }, async () => {
     execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
     const transformer = transformerFixture(OFFICIAL_TRANSFORMER_SIZES, 11);
     const tokenizer = tokenizerFixture(OFFICIAL_TOKENIZER_SIZES, 12);

@@ -5,13 +5,14 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 const root = resolve(__dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'maskgit-pack-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('packaged @maskgit/core', () => {
-  it('installs from its tarball and runs from a project outside the repo', { timeout: 1_800_000 }, () => {
+  it('installs from its tarball and runs from a project outside the repo', { timeout: HANG_GUARD_MS }, () => {
     execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--types', '--quiet'], { cwd: root, stdio: 'inherit' });
     execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], { cwd: root, stdio: 'pipe' });
     const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));

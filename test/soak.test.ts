@@ -16,6 +16,7 @@ import { decodeTokens, defineKernel, editBox, generate, inpaint, ops, outpaint, 
 import { getEngine } from './helpers/engine.js';
 import { smallConfig, standInModel } from './helpers/standin-model.js';
 import { tinyConfig, tinyModel } from './helpers/tiny-maskgit.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 const CALLS = Number(process.env.SOAK_CALLS ?? 300);
 const HOST_FROM = 60;
@@ -154,7 +155,7 @@ describe('soak', () => {
       expect(tokens.length).toBe(variant.classes.length * (variant.output === 'image' ? n : n + 1));
     });
     model.dispose();
-  }, 1_800_000);
+  }, HANG_GUARD_MS);
 
   it(`${CALLS} calls of generate and the edits on a tiny real MaskGIT: memory, buffers and pipelines as for decodes`, async () => {
     const engine = await getEngine();
@@ -204,7 +205,7 @@ describe('soak', () => {
     });
     expect(progress).toBeGreaterThan(0);
     model.dispose();
-  }, 1_800_000);
+  }, HANG_GUARD_MS);
 
   it('each check fails for a call that leaks what it watches (a short loop per leak)', async () => {
     const engine = await getEngine();

@@ -5,8 +5,8 @@ import { expectClose } from './helpers/compare.js';
 import { getEngine } from './helpers/engine.js';
 import { oracle } from './helpers/oracle.js';
 import { normal, randomInts, uniform } from './helpers/random.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
-const TIMEOUT = 1_800_000; // first use of a kernel specialisation compiles it (slow on CPU adapters)
 
 /** tfjs-core CPU GroupNorm built from moments: x [B, H, W, C] -> normalised, affine, optional swish. */
 async function groupNormReference(x: Float32Array, shape: number[], groups: number, scale: Float32Array, bias: Float32Array, eps: number, swish: boolean): Promise<Float32Array> {
@@ -52,16 +52,16 @@ describe('groupNorm (oracle: tfjs-core moments)', () => {
     [[1, 64, 70, 32], 4, true],
   ];
   for (const [shape, groups, swish] of cases) {
-    it(`[${shape}] ${groups} groups${swish ? ' + swish' : ''}`, { timeout: TIMEOUT }, async () => {
+    it(`[${shape}] ${groups} groups${swish ? ' + swish' : ''}`, { timeout: HANG_GUARD_MS }, async () => {
       await checkGroupNorm(await getEngine(), shape, groups, swish, 'f32');
     });
   }
 
-  it('keeps its precision when the mean is far from zero (shifted sums)', { timeout: TIMEOUT }, async () => {
+  it('keeps its precision when the mean is far from zero (shifted sums)', { timeout: HANG_GUARD_MS }, async () => {
     await checkGroupNorm(await getEngine(), [2, 9, 11, 32], 8, false, 'f32', 100);
   });
 
-  it('f16 storage', { timeout: TIMEOUT }, async () => {
+  it('f16 storage', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     if (!engine.hasF16) return;
     await checkGroupNorm(engine, [2, 7, 5, 96], 32, true, 'f16');
@@ -78,7 +78,7 @@ describe('groupNorm (oracle: tfjs-core moments)', () => {
 
 describe('upsampleNearest2x and avgPool2x2 (oracle: tfjs-core resizeNearestNeighbor, avgPool)', () => {
   for (const shape of [[2, 7, 5, 3], [1, 4, 6, 32], [3, 1, 1, 96], [1, 16, 18, 12]]) {
-    it(`[${shape}]`, { timeout: TIMEOUT }, async () => {
+    it(`[${shape}]`, { timeout: HANG_GUARD_MS }, async () => {
       const engine = await getEngine();
       const tf = await oracle();
       const [B, H, W, C] = shape as [number, number, number, number];
@@ -99,7 +99,7 @@ describe('upsampleNearest2x and avgPool2x2 (oracle: tfjs-core resizeNearestNeigh
     });
   }
 
-  it('f16 storage', { timeout: TIMEOUT }, async () => {
+  it('f16 storage', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     if (!engine.hasF16) return;
     const tf = await oracle();
@@ -151,17 +151,17 @@ describe('vqNearest and codebookLookup (oracle: tfjs-core matMul + argMin, gathe
   }
 
   for (const [n, k, d] of [[1, 1, 4], [17, 3, 8], [257, 1024, 256], [35, 100, 6], [3, 1025, 12]] as const) {
-    it(`${n} vectors, codebook ${k} x ${d}`, { timeout: TIMEOUT }, async () => {
+    it(`${n} vectors, codebook ${k} x ${d}`, { timeout: HANG_GUARD_MS }, async () => {
       await checkNearest(await getEngine(), n, k, d, 'f32');
     });
   }
 
-  it('f16 storage', { timeout: TIMEOUT }, async () => {
+  it('f16 storage', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     if (engine.hasF16) await checkNearest(engine, 64, 256, 32, 'f16');
   });
 
-  it('ties go to the lowest index, on the subgroup and the portable path', { timeout: TIMEOUT }, async () => {
+  it('ties go to the lowest index, on the subgroup and the portable path', { timeout: HANG_GUARD_MS }, async () => {
     const portable = await createEngine({ disableFeatures: ['subgroups'] });
     for (const engine of [await getEngine(), portable]) {
       // Rows 3, 70 and 130 are the same vector; the latents equal it (and row 5 is far).

@@ -17,9 +17,9 @@ import { expectClose, maxAbsError } from './helpers/compare.js';
 import { getEngine } from './helpers/engine.js';
 import { oracle } from './helpers/oracle.js';
 import { randomInts, uniform } from './helpers/random.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 type Tf = typeof tfc;
-const TIMEOUT = 1_800_000; // new kernel specialisations compile for seconds each on CPU adapters
 
 /** A small tokenizer with every feature of the official one: shortcuts, pooling, upsampling, several blocks. */
 const TINY: TokenizerConfig = {
@@ -103,7 +103,7 @@ function referenceNetwork(tf: Tf, host: ReturnType<typeof hostWeights>, c: Token
 }
 
 describe('VQGAN tokenizer (oracle: the same network from tfjs-core CPU ops)', () => {
-  it('encoder and decoder of a tiny config match the composed oracle on the same random weights', { timeout: TIMEOUT }, async () => {
+  it('encoder and decoder of a tiny config match the composed oracle on the same random weights', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     const tf = await oracle();
     const host = hostWeights(TINY, 7);
@@ -139,7 +139,7 @@ describe('VQGAN tokenizer (oracle: the same network from tfjs-core CPU ops)', ()
     expect(decoded.dtype).toBe('f32');
   });
 
-  it('round-trips tokens through pixels with a well-separated codebook', { timeout: TIMEOUT }, async () => {
+  it('round-trips tokens through pixels with a well-separated codebook', { timeout: HANG_GUARD_MS }, async () => {
     // One level pair (x2 up/down), widths equal to the filters (no shortcut), D = 3.
     // Weights: every conv has only its centre tap, on the diagonal (a per-pixel, per-channel
     // map); the blocks' conv2 is zero, so each block returns its input; GroupNorm has one
@@ -191,7 +191,7 @@ describe('VQGAN tokenizer (oracle: the same network from tfjs-core CPU ops)', ()
     expect([...(await back.read())]).toEqual([...ids]);
   });
 
-  it('repeated decodes and encodes do not grow GPU memory', { timeout: TIMEOUT }, async () => {
+  it('repeated decodes and encodes do not grow GPU memory', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     const tokenizer = VQGANTokenizer.fromWeights(upload(engine, hostWeights(TINY, 3)), TINY);
     const tokens = engine.tensor(randomInts(2 * 16, 4, 0, 16), [2, 16], 'i32');
@@ -210,7 +210,7 @@ describe('VQGAN tokenizer (oracle: the same network from tfjs-core CPU ops)', ()
     expect(after.allocations).toBe(before.allocations); // the pool serves every step: no new GPU buffers
   });
 
-  it('f16 weights and activations follow the f32 tokenizer', { timeout: TIMEOUT }, async () => {
+  it('f16 weights and activations follow the f32 tokenizer', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     if (!engine.hasF16) return;
     const host = hostWeights(TINY, 13);
@@ -231,7 +231,7 @@ describe('VQGAN tokenizer (oracle: the same network from tfjs-core CPU ops)', ()
     expect((await f16.encode(pixels).read()).every((t) => t >= 0 && t < 16)).toBe(true);
   });
 
-  it('checks its weights and inputs', { timeout: TIMEOUT }, async () => {
+  it('checks its weights and inputs', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     const weights = upload(engine, hostWeights(TINY, 5));
     const missing = new Map(weights);
@@ -243,7 +243,7 @@ describe('VQGAN tokenizer (oracle: the same network from tfjs-core CPU ops)', ()
     expect(tokenizer.decoder.levels[0]!.blocks[0]).toBeInstanceOf(ResBlock);
   });
 
-  it('the official-size tokenizer (128, [1,1,2,2,4], 2 blocks, 256, 1024) runs', { timeout: TIMEOUT }, async () => {
+  it('the official-size tokenizer (128, [1,1,2,2,4], 2 blocks, 256, 1024) runs', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     const config = officialConfig().tokenizer;
     const weights = randomWeights(engine, tokenizerParams(config), { seed: 1 });

@@ -12,8 +12,8 @@ import { TOKENIZER_PRESETS } from '../src/maskgit/train/tokenizer-run.js';
 import { tokenizerOnlyConfig } from '../src/maskgit/train/tokenizer-trainer.js';
 import { generate, initialValues, loadMaskGIT, seededUniform, tokenizerParams, writeModelFolder, type TensorBytes } from '../src/node.js';
 import { getEngine } from './helpers/engine.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
-const TIMEOUT = 1_800_000;
 const root = resolve(__dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'maskgit-train-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -31,7 +31,7 @@ async function tinyTokenizerFolder(dir: string): Promise<void> {
 }
 
 describe('maskgit train', () => {
-  it('writes a run folder, resumes bit for bit, and exports a model that loads and generates', { timeout: TIMEOUT }, async () => {
+  it('writes a run folder, resumes bit for bit, and exports a model that loads and generates', { timeout: HANG_GUARD_MS }, async () => {
     execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
     await tinyTokenizerFolder(join(work, 'tok'));
     const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'dist/cli.js'), ...args], { cwd: work, encoding: 'utf8' });

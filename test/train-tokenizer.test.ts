@@ -15,8 +15,8 @@ import { TokenizerTrainer } from '../src/maskgit/train/tokenizer-trainer.js';
 import { constant, initialValues, loadModelWeights, seededUniform, tokenizerParams, VQGANTokenizer, type Engine, type Tensor, type TokenizerConfig } from '../src/node.js';
 import { getEngine } from './helpers/engine.js';
 import { normal, randomInts, uniform } from './helpers/random.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
-const TIMEOUT = 1_800_000;
 const root = resolve(__dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'maskgit-train-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -55,7 +55,7 @@ function shapes(count: number, size: number, seed: number): ImageSet {
 }
 
 describe('the differentiable tokenizer', () => {
-  it('computes exactly what VQGANTokenizer computes on the same weights (encoder, tokens, decoder)', { timeout: TIMEOUT }, async () => {
+  it('computes exactly what VQGANTokenizer computes on the same weights (encoder, tokens, decoder)', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     for (const config of [TINY, { ...TINY, channelMultipliers: [1, 2, 2], numResBlocks: 2 }]) {
       const weights = randomTokenizerWeights(engine, config, 3);
@@ -102,7 +102,7 @@ describe('the EMA codebook', () => {
     return { codebook, restarted };
   }
 
-  it('follows the host reference over several steps, restarting codes left unused', { timeout: TIMEOUT }, async () => {
+  it('follows the host reference over several steps, restarting codes left unused', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     for (const [K, D, N] of [[12, 8, 40], [7, 3, 17]] as const) {
       const options = { decay: 0.9, eps: 1e-5, patience: 2 };
@@ -177,7 +177,7 @@ describe('training', () => {
   const data = { train: shapes(24, 16, 11), heldOut: shapes(8, 16, 12) };
   const options = { steps: 12, batchSize: 6, learningRate: 3e-3, warmupSteps: 2, deadCodePatience: 3, seed: 4 };
 
-  it('lowers the reconstruction loss on a handful of images', { timeout: TIMEOUT }, async () => {
+  it('lowers the reconstruction loss on a handful of images', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     const trainer = TokenizerTrainer.create(engine, data, TINY, { ...options, steps: 30 });
     const before = await trainer.evaluate();
@@ -199,7 +199,7 @@ describe('training', () => {
     trainer.dispose();
   });
 
-  it('checkpoints and resumes exactly, across the adversarial start: the same losses and weights as an uninterrupted run', { timeout: TIMEOUT }, async () => {
+  it('checkpoints and resumes exactly, across the adversarial start: the same losses and weights as an uninterrupted run', { timeout: HANG_GUARD_MS }, async () => {
     const engine = await getEngine();
     const events: TrainEvent[] = [];
     // The discriminator starts at step 5, between the two parts' break (7) and the first checkpoint (5).
@@ -247,7 +247,7 @@ describe('training', () => {
 });
 
 describe('maskgit train-tokenizer', () => {
-  it('trains a tiny config end to end, resumes, and fails in one line with exit codes', { timeout: TIMEOUT }, () => {
+  it('trains a tiny config end to end, resumes, and fails in one line with exit codes', { timeout: HANG_GUARD_MS }, () => {
     execFileSync(process.execPath, [join(root, 'scripts/build.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
     const cli = (...args: string[]) => spawnSync(process.execPath, [join(root, 'dist/cli.js'), ...args], { cwd: work, encoding: 'utf8' });
     const common = ['--config', 'tiny', '--sets', 'twitter', '--max-images', '24', '--batch', '4', '--steps', '6', '--eval-every', '3', '--sample-every', '3', '--checkpoint-every', '3', '--log-every', '2'];

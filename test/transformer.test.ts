@@ -16,6 +16,7 @@ import { expectClose, maxAbsError } from './helpers/compare.js';
 import { getEngine } from './helpers/engine.js';
 import { oracle } from './helpers/oracle.js';
 import { randomInts } from './helpers/random.js';
+import { HANG_GUARD_MS } from './helpers/hang-guard.js';
 
 type Tf = Awaited<ReturnType<typeof oracle>>;
 type TfTensor = ReturnType<Tf['tensor']>;
@@ -198,5 +199,5 @@ describe.runIf(process.env.MASKGIT_OFFICIAL === '1')('BidirectionalTransformer a
     const values = await logits.read();
     expect(values.every(Number.isFinite)).toBe(true);
     for (const w of weights.values()) w.dispose();
-  }, 1_800_000);
+  }, HANG_GUARD_MS);
 });
