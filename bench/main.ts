@@ -2,6 +2,7 @@
 // process. Prints a table; with --json, one JSON object per line: first {"bench_run": ...}
 // (date, command, adapter, machine, load), then the rows, last {"bench_run_end": ...}.
 //   npm run bench -- [--json] [--only kernels,conv,...] [--runs N] [--warmup N] [--list]
+//   npm run bench -- --check [--json]   the peers' correctness gate alone (bench/check.ts); exit 1 on a failure
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
@@ -10,9 +11,11 @@ import { createEngine, type Engine } from '../src/node.js';
 import { formatTable, type BenchContext, type BenchRow } from './harness.js';
 import { formatPeerTable, type PeerRow } from './harness.js';
 import { GROUPS } from './groups/index.js';
+import { runPeerChecks } from './check.js';
+import { compileOrtWasmWithLiftoffOnly } from './peers/ort.js';
 
 function parseArgs(argv: string[]) {
-  const args = { json: false, only: null as string[] | null, runs: 5, warmup: 2, list: false };
+  const args = { json: false, only: null as string[] | null, runs: 5, warmup: 2, list: false, check: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => {
@@ -22,10 +25,11 @@ function parseArgs(argv: string[]) {
     };
     if (a === '--json') args.json = true;
     else if (a === '--list') args.list = true;
+    else if (a === '--check') args.check = true;
     else if (a === '--only') args.only = value().split(',');
     else if (a === '--runs') args.runs = Number(value());
     else if (a === '--warmup') args.warmup = Number(value());
-    else throw new Error(`unknown argument ${a} (expected --json, --only <groups>, --runs N, --warmup N, --list)`);
+    else throw new Error(`unknown argument ${a} (expected --json, --only <groups>, --runs N, --warmup N, --list, --check)`);
   }
   return args;
 }
@@ -61,6 +65,10 @@ async function main(): Promise<number> {
   if (args.list) {
     for (const g of GROUPS) console.log(`${g.name.padEnd(12)} ${g.description}`);
     return 0;
+  }
+  if (args.check) {
+    if (args.only) throw new Error('--check runs alone (it compiles the peers\' wasm for results, not for times); drop --only');
+    return check(args.json);
   }
   const unknown = (args.only ?? []).filter((name) => !GROUPS.some((g) => g.name === name));
   if (unknown.length) throw new Error(`unknown group(s) ${unknown.join(', ')}; groups: ${GROUPS.map((g) => g.name).join(', ')}`);
@@ -104,6 +112,23 @@ async function main(): Promise<number> {
   if (!args.json) console.log('\n' + formatTable(rows));
   if (!args.json && peerRows.length) console.log('\n' + formatPeerTable(peerRows));
   return 0;
+}
+
+/** --check: every peer check, one line (or JSON object) each; 1 if any failed. */
+async function check(json: boolean): Promise<number> {
+  compileOrtWasmWithLiftoffOnly(); // before ORT loads: results only, no times in this process
+  const engine = await createEngine();
+  const header = runHeader(engine, process.argv.slice(2));
+  if (json) console.log(JSON.stringify(header));
+  else console.error(`adapter: ${engine.info.description || engine.info.device}; checking the benchmark peers`);
+  const results = await runPeerChecks(engine, (r) => {
+    if (json) console.log(JSON.stringify({ bench_check: r.check, ok: r.ok, detail: r.detail }));
+    else console.log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.check}: ${r.detail}`);
+  });
+  const failed = results.filter((r) => !r.ok).length;
+  if (json) console.log(JSON.stringify({ bench_run_end: { date: new Date().toISOString(), seconds: Math.round(performance.now() / 1000), checks: results.length, failed } }));
+  else console.log(failed ? `${failed} of ${results.length} peer checks failed` : `all ${results.length} peer checks passed`);
+  return failed ? 1 : 0;
 }
 
 main().then(

@@ -614,7 +614,7 @@ function uniform(n: number, seed: number): Float32Array {
   return out;
 }
 
-function maxAbsDifference(got: ArrayLike<number>, want: ArrayLike<number>): { error: number; scale: number } {
+export function maxAbsDifference(got: ArrayLike<number>, want: ArrayLike<number>): { error: number; scale: number } {
   if (got.length !== want.length) throw new Error(`output has ${got.length} values, reference ${want.length}`);
   let error = 0;
   let scale = 0;
@@ -626,7 +626,7 @@ function maxAbsDifference(got: ArrayLike<number>, want: ArrayLike<number>): { er
   return { error, scale };
 }
 
-function matmulReference(a: Float32Array, b: Float32Array, bias: Float32Array | null, m: number, k: number, n: number, transposeB: boolean): Float32Array {
+export function matmulReference(a: Float32Array, b: Float32Array, bias: Float32Array | null, m: number, k: number, n: number, transposeB: boolean): Float32Array {
   const y = new Float32Array(m * n);
   const row = new Float64Array(n);
   for (let i = 0; i < m; i++) {
