@@ -28,14 +28,19 @@ interface ScenarioResult {
   resolved?: true;
   lost: boolean;
   settledMs: number;
+  stepsAfterLoss: number;
 }
 
-/** The pending call rejected with DeviceError, promptly: not a hang, not a wait for hundreds of steps of work. */
+/**
+ * The pending call rejected with DeviceError, promptly: not a wait for hundreds of steps of
+ * work (counted: at most the step in flight reports after the loss), and not a hang (the child's
+ * hang guard; settledMs is in the failure message for reading, never compared with a time).
+ */
 function expectRejectedOnLoss(r: ScenarioResult, what: string): void {
   expect(r.lost, what).toBe(true);
-  expect(r.error, `${what}: ${r.message ?? 'resolved'}`).toBe('DeviceError');
+  expect(r.error, `${what}: ${r.message ?? 'resolved'} (settled ${r.settledMs} ms after the loss)`).toBe('DeviceError');
   expect(r.message, what).toMatch(LOST);
-  expect(r.settledMs, what).toBeLessThan(10_000);
+  expect(r.stepsAfterLoss, `${what}: steps after the loss`).toBeLessThanOrEqual(1);
 }
 
 describe('device loss', () => {

@@ -27,11 +27,17 @@ import { TINY_TOKENIZER, TINY_TRANSFORMER, tokenizerFixture, transformerFixture 
 const work = mkdtempSync(join(tmpdir(), 'maskgit-regress-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** Runs `fn` and returns its wall time in ms (it must settle: these were hangs). */
-async function timed(fn: () => unknown): Promise<number> {
-  const t0 = performance.now();
+/**
+ * Runs `fn` and returns the CPU time this process spent meanwhile, in ms (user + system, all
+ * threads). These bugs were hangs (quadratic work, 10^8 iterations): their CPU time is tens of
+ * seconds whatever the load, while the fixed code's is well under the bounds below; unlike wall
+ * time, CPU time does not grow when other processes share the cores.
+ */
+async function cpuTimed(fn: () => unknown): Promise<number> {
+  const before = process.cpuUsage();
   await fn();
-  return performance.now() - t0;
+  const { user, system } = process.cpuUsage(before);
+  return (user + system) / 1000;
 }
 
 describe('safetensors', () => {
@@ -47,9 +53,9 @@ describe('safetensors', () => {
       },
     });
     let got: Uint8Array | null = null;
-    const ms = await timed(() => readSafetensorsStream(stream, { tensor: (_, bytes) => void (got = bytes.slice()) }, { total: file.byteLength }));
+    const ms = await cpuTimed(() => readSafetensorsStream(stream, { tensor: (_, bytes) => void (got = bytes.slice()) }, { total: file.byteLength }));
     expect(Buffer.compare(got!, data)).toBe(0);
-    // 200,000 chunks: quadratic took ~40 s here; linear takes well under a second.
+    // 200,000 chunks: quadratic took ~40 s of CPU here; linear takes well under a second.
     expect(ms).toBeLessThan(5000);
   });
 
@@ -75,7 +81,7 @@ describe('Flax checkpoint conversion', () => {
     const t = transformerFixture(TINY_TRANSFORMER).tree as { params: FlaxTree };
     rename(t.params, 'TransformerLayer_1', 'TransformerLayer_99999999');
     const convert = () => convertFlaxCheckpoints(sortCheckpoints([{ tree: t, source: 'tfm' }, { tree: tok(), source: 'tok' }]));
-    expect(await timed(() => expect(convert).toThrow(CheckpointError))).toBeLessThan(2000);
+    expect(await cpuTimed(() => expect(convert).toThrow(CheckpointError))).toBeLessThan(2000);
     expect(convert).toThrow(/TransformerLayer_i must be numbered 0..1 as Flax names them; found TransformerLayer_99999999 in place of TransformerLayer_1/);
   });
 
@@ -128,7 +134,7 @@ describe('model configs', () => {
     writeFileSync(join(dir, 'config.json'), JSON.stringify(c));
     writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors([]));
     const engine = await getEngine();
-    expect(await timed(() => expect(loadModelWeights(engine, dir)).rejects.toThrow(CheckpointError))).toBeLessThan(2000);
+    expect(await cpuTimed(() => expect(loadModelWeights(engine, dir)).rejects.toThrow(CheckpointError))).toBeLessThan(2000);
   });
 });
 

@@ -34,7 +34,6 @@ describe('timeAlternating', () => {
     expect(t!.ms).toBeLessThanOrEqual(t!.maxMs);
     // setTimeout waits at least its delay: the slowest timed run is the 30 ms one, not the warm-up.
     expect(t!.maxMs).toBeGreaterThanOrEqual(29);
-    expect(t!.maxMs).toBeLessThan(t!.minMs + 1000);
   });
 
   it('ratioSpread pairs the runs of the same round', () => {

@@ -4,7 +4,7 @@
 // test/device-loss.test.ts in a child process (dawn.node may crash on teardown).
 import { createEngine, decodeTokens, ops, type Engine } from '../../src/node.js';
 import { smallConfig, standInModel } from '../helpers/standin-model.js';
-import { loseWith, runUntilLost } from './lose.js';
+import { afterLoss, loseWith, runUntilLost } from './lose.js';
 import { report } from './report.js';
 
 /** Each scenario starts work on `engine`, loses the device at a chosen moment through `lose`, and returns the promise of that work. */
@@ -13,13 +13,13 @@ const scenarios: Record<string, (engine: Engine, lose: () => void) => Promise<un
   'decode, lost in onStep': (engine, lose) => {
     const config = smallConfig(8, 32);
     const model = standInModel(engine, config);
-    return decodeTokens(model, config, { classes: [1, 2], steps: 200, onStep: ({ step }) => (step === 5 ? lose() : undefined) });
+    return decodeTokens(model, config, { classes: [1, 2], steps: 200, onStep: afterLoss.counted(({ step }) => (step === 5 ? lose() : undefined)) });
   },
   // Decoding with a readback per step (frames); the device goes at step 5.
   'decode with frames, lost in onStep': (engine, lose) => {
     const config = smallConfig(8, 32);
     const model = standInModel(engine, config);
-    return decodeTokens(model, config, { classes: [3], steps: 200, frames: true, onStep: ({ step }) => (step === 5 ? lose() : undefined) });
+    return decodeTokens(model, config, { classes: [3], steps: 200, frames: true, onStep: afterLoss.counted(({ step }) => (step === 5 ? lose() : undefined)) });
   },
   // Decoding with an async onStep; the device goes from a timer while the loop waits on the GPU.
   'decode, lost from a timer mid-way': (engine, lose) => {
@@ -29,9 +29,9 @@ const scenarios: Record<string, (engine: Engine, lose: () => void) => Promise<un
     const work = decodeTokens(model, config, {
       classes: [1, 2, 3, 4],
       steps: 400,
-      onStep: async ({ step }) => {
+      onStep: afterLoss.counted(async ({ step }) => {
         if (step === 2) timer = setTimeout(lose, 100);
-      },
+      }),
     });
     return work.finally(() => clearTimeout(timer));
   },

@@ -6,7 +6,7 @@
 // test/device-loss.test.ts in a child process (dawn.node may crash on teardown).
 //   generate-loss.ts <model folder>
 import { createEngine, generate, inpaint, loadMaskGIT, outpaint, type GenerateProgress, type LoadedMaskGIT, type RGBAImage } from '../../src/node.js';
-import { loseWith, outcomeOf, runUntilLost } from './lose.js';
+import { afterLoss, loseWith, outcomeOf, runUntilLost } from './lose.js';
 import { report } from './report.js';
 
 const folder = process.argv[2]!;
@@ -21,10 +21,10 @@ function picture(model: LoadedMaskGIT): RGBAImage {
 /** Each scenario starts a call on `model`, loses the device at a chosen moment through `lose`, and returns the call's promise. */
 const scenarios: Record<string, (model: LoadedMaskGIT, lose: () => void) => Promise<unknown>> = {
   // 64 steps; the device goes during step 3's progress callback.
-  'generate, lost in onProgress': (model, lose) => generate(model, { classes: [1, 2], steps: 64, onProgress: ({ step }) => (step === 3 ? lose() : undefined) }),
+  'generate, lost in onProgress': (model, lose) => generate(model, { classes: [1, 2], steps: 64, onProgress: afterLoss.counted(({ step }: GenerateProgress) => (step === 3 ? lose() : undefined)) }),
   // With frames (a readback per step); the device goes at step 3.
   'generate with frames, lost in onProgress': (model, lose) =>
-    generate(model, { classes: [3], steps: 64, frames: true, onProgress: ({ step }) => (step === 3 ? lose() : undefined) }),
+    generate(model, { classes: [3], steps: 64, frames: true, onProgress: afterLoss.counted(({ step }: GenerateProgress) => (step === 3 ? lose() : undefined)) }),
   // An async progress callback; the device goes from a timer while the loop waits on the GPU.
   'generate, lost from a timer mid-way': (model, lose) => {
     let timer: NodeJS.Timeout | undefined;
@@ -32,9 +32,9 @@ const scenarios: Record<string, (model: LoadedMaskGIT, lose: () => void) => Prom
       classes: [1, 2, 3, 4],
       batch: 4,
       steps: 400,
-      onProgress: async ({ step }) => {
+      onProgress: afterLoss.counted(async ({ step }: GenerateProgress) => {
         if (step === 2) timer = setTimeout(lose, 50);
-      },
+      }),
     });
     return work.finally(() => clearTimeout(timer));
   },
@@ -43,7 +43,7 @@ const scenarios: Record<string, (model: LoadedMaskGIT, lose: () => void) => Prom
   'inpaint, lost in onProgress': (model, lose) => {
     const S = model.config.imageSize;
     const mask = { width: S, height: S, data: new Uint8Array(S * S).fill(1, 0, S * 8) };
-    return inpaint(model, picture(model), mask, { class: 2, steps: 64, startStep: 0, onProgress: ({ step }) => (step === 3 ? lose() : undefined) });
+    return inpaint(model, picture(model), mask, { class: 2, steps: 64, startStep: 0, onProgress: afterLoss.counted(({ step }: GenerateProgress) => (step === 3 ? lose() : undefined)) });
   },
   // Two windows; the device goes in the second, after the first was blended in.
   'outpaint, lost in the second window': (model, lose) =>

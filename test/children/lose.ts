@@ -8,6 +8,27 @@ export const loseWith: Record<string, (engine: Engine) => void> = {
   device: (engine) => engine.device.destroy(),
 };
 
+/**
+ * Progress callbacks (decode steps) that began after the loss, in the running scenario: a loop
+ * that went on with its hundreds of steps would show here. A count of work, which load cannot
+ * change, where a time would.
+ */
+export const afterLoss = {
+  happened: false,
+  steps: 0,
+  reset(): void {
+    this.happened = false;
+    this.steps = 0;
+  },
+  /** `onStep` / `onProgress`, counting the calls made after the loss. */
+  counted<T, R>(callback: (info: T) => R): (info: T) => R {
+    return (info) => {
+      if (this.happened) this.steps++;
+      return callback(info);
+    };
+  },
+};
+
 export type Outcome = { error: string; message: string } | { resolved: true };
 
 /** What a call settled with: the error's class (DeviceError by name) and message, or resolved. */
@@ -24,14 +45,16 @@ export async function outcomeOf(call: () => Promise<unknown>): Promise<Outcome> 
  * Runs `call`, which loses `engine`'s device (by `lose`) through the function it is given, and
  * reports how the call settled, whether the loss happened, and how long after it the call settled.
  */
-export async function runUntilLost(engine: Engine, lose: (engine: Engine) => void, call: (lose: () => void) => Promise<unknown>): Promise<Outcome & { lost: boolean; settledMs: number }> {
+export async function runUntilLost(engine: Engine, lose: (engine: Engine) => void, call: (lose: () => void) => Promise<unknown>): Promise<Outcome & { lost: boolean; settledMs: number; stepsAfterLoss: number }> {
   let lostAt = 0;
+  afterLoss.reset();
   const started = performance.now();
   const outcome = await outcomeOf(() =>
     call(() => {
       lostAt = performance.now();
+      afterLoss.happened = true;
       lose(engine);
     }),
   );
-  return { ...outcome, lost: lostAt > 0, settledMs: Math.round(performance.now() - (lostAt || started)) };
+  return { ...outcome, lost: lostAt > 0, settledMs: Math.round(performance.now() - (lostAt || started)), stepsAfterLoss: afterLoss.steps };
 }
