@@ -62,12 +62,22 @@ describe('crash mid-write', () => {
     // One uninterrupted write: the folder to replace, and how long a write takes here.
     const first = await runChild(script, [replaced, '0'], { timeoutMs: HANG_GUARD_MS });
     expect(first.code, first.stderr).toBe(0);
-    const writeMs = Number(/DONE ([\d.]+)/.exec(first.stdout)![1]);
+    const firstWriteMs = Number(/DONE ([\d.]+)/.exec(first.stdout)![1]);
+    // How long a write takes now. Other processes on the cores change it from one write to the
+    // next, so it follows the writes: each finished write measures it again, and a write killed
+    // before landing although its delay was past the estimate shows writes got slower.
+    let writeMs = firstWriteMs;
     current = 0;
     let killed = 0;
     let landed = 0;
+    let killedBeforeLanding = 0;
     let freshCount = 0;
-    for (let i = 1; i <= 30; i++) {
+    // At least 30 writes, and more (up to 120) until kills have fallen both before and after
+    // the new version was in place: what the test must cover, whatever the load did to the timing.
+    const covered = () => killed > 10 && landed > 0 && killedBeforeLanding > 0;
+    let writes = 0;
+    for (let i = 1; i <= 120 && (i <= 30 || !covered()); i++) {
+      writes = i;
       const fresh = i % 4 === 0;
       const dir = fresh ? join(work, `fresh-${freshCount++}`) : replaced;
       const before = fresh ? null : current;
@@ -79,29 +89,32 @@ describe('crash mid-write', () => {
           if (line === 'WRITING') setTimeout(() => child.kill('SIGKILL'), delay);
         },
       });
-      const finished = /DONE/.test(run.stdout);
+      const done = /DONE ([\d.]+)/.exec(run.stdout);
       if (run.signal === 'SIGKILL') killed++;
       expect(run.signal === 'SIGKILL' || run.code === 0, run.stderr).toBe(true);
       const version = await versionLoaded(dir);
-      if (finished) expect(version, `write ${i} finished`).toBe(i);
+      if (done) expect(version, `write ${i} finished`).toBe(i);
       else expect([before, i], `write ${i} killed after ${delay.toFixed(1)} ms`).toContain(version);
       if (version === i) landed++;
+      else if (run.signal === 'SIGKILL') killedBeforeLanding++;
+      if (done) writeMs = Number(done[1]);
+      else if (version !== i && delay > writeMs) writeMs = delay * 1.5;
       if (!fresh) current = version;
       // At most the leftovers of this one killed write (earlier ones were cleaned up by this write).
       expect(leftovers(dir).length, leftovers(dir).join(', ')).toBeLessThanOrEqual(2);
     }
-    console.log(`crash-write: 30 writes, ${killed} killed (${landed} had already landed the new version), write time ${writeMs.toFixed(0)} ms`);
+    console.log(`crash-write: ${writes} writes, ${killed} killed (${killedBeforeLanding} before the new version landed), ${landed} landed; write time ${firstWriteMs.toFixed(0)} ms at first, ${writeMs.toFixed(0)} ms at the end`);
     // The kills fell both before and after the new version was in place.
     expect(killed).toBeGreaterThan(10);
+    expect(killedBeforeLanding).toBeGreaterThan(0);
     expect(landed).toBeGreaterThan(0);
-    expect(landed).toBeLessThan(30);
     // A final write succeeds and leaves nothing behind.
-    await writeModelFolder(replaced, versionConfig(99), versionTensors(99));
-    expect(await versionLoaded(replaced)).toBe(99);
+    await writeModelFolder(replaced, versionConfig(999), versionTensors(999));
+    expect(await versionLoaded(replaced)).toBe(999);
     expect(leftovers(replaced)).toEqual([]);
     for (let k = 0; k < freshCount; k++) {
       const dir = join(work, `fresh-${k}`);
-      await writeModelFolder(dir, versionConfig(100 + k), versionTensors(100 + k));
+      await writeModelFolder(dir, versionConfig(1000 + k), versionTensors(1000 + k));
       expect(leftovers(dir)).toEqual([]);
     }
   }, HANG_GUARD_MS);
