@@ -36,6 +36,13 @@ function peerTolerance(dtype: 'f32' | 'f16', maxAbsReference: number): number {
   return (dtype === 'f32' ? 1e-5 : 1e-2) * Math.max(1, maxAbsReference);
 }
 
+/**
+ * ORT's device is declared stuck when its GPU work has not finished after this long. Generous
+ * here: with Mesa's shader cache cold, compiling ORT's attention shaders on a loaded lavapipe
+ * took past the peer's default 120 s, which is a slow compile, not a wrong result.
+ */
+const ORT = { subgroups: false, hangTimeoutMs: 10 * 60_000 } as const;
+
 function onnxEncoding(): string {
   const graph = {
     nodes: [{ op: 'Foo', domain: 'com.example', inputs: ['x'], outputs: ['y'] }],
@@ -81,7 +88,7 @@ async function sharedWriteBuffer(engine: Engine): Promise<string> {
  * is not: that is ORT's bug, which the peers group reports, so it is not gated on here).
  */
 async function ortHelperGraphs(engine: Engine): Promise<PeerCheckResult[]> {
-  const peer = await ortPeer(engine, { subgroups: false });
+  const peer = await ortPeer(engine, ORT);
   expectThat(!peer.subgroups, () => 'the no-subgroups peer has subgroups');
   const checks = await peer.selfCheck();
   expectThat(checks.length >= 8, () => `selfCheck ran ${checks.length} graphs, expected at least 8`);
@@ -94,7 +101,7 @@ async function ortHelperGraphs(engine: Engine): Promise<PeerCheckResult[]> {
 }
 
 async function ortCallerInputs(engine: Engine): Promise<string> {
-  const peer = await ortPeer(engine, { subgroups: false });
+  const peer = await ortPeer(engine, ORT);
   const [m, k, n] = [3, 5, 2];
   const a = values(m * k, 1);
   const b = values(k * n, 2);
