@@ -15,6 +15,7 @@ export {
   type Dispatch,
   type EngineOptions,
   type EngineStats,
+  type KernelProfile,
   type ParamWord,
 } from './tensor/engine.js';
 export { Tensor, shapeSize } from './tensor/tensor.js';

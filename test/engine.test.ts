@@ -148,4 +148,35 @@ describe('engine', () => {
     await expect(engine.sync()).rejects.toThrow(/broken_example/);
     engine.destroy();
   });
+  it('profiles GPU time per kernel with timestamp queries, results unchanged', async () => {
+    const engine = await getEngine();
+    if (!engine.hasTimestamps) return; // lavapipe (CI) has timestamp-query
+    const a = engine.tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    const b = engine.tensor([1, 0, 0, 1, 1, 1], [3, 2]);
+    engine.startProfile();
+    let rows;
+    try {
+      expect(() => engine.startProfile()).toThrow(/already running/);
+      const c = ops.matmul(a, b);
+      const d = ops.add(c, c);
+      const e = ops.add(d, c);
+      expect([...(await e.read())]).toEqual([12, 15, 30, 33]);
+      for (const t of [c, d, e]) t.dispose();
+    } finally {
+      rows = await engine.stopProfile();
+    }
+    const byKernel = new Map<string, number>();
+    for (const r of rows) byKernel.set(r.kernel, (byKernel.get(r.kernel) ?? 0) + r.dispatches);
+    expect(byKernel.get('gemm')).toBe(1);
+    expect(byKernel.get('binary')).toBe(2);
+    for (const r of rows) {
+      expect(r.ms).toBeGreaterThanOrEqual(0);
+      expect(Number.isFinite(r.ms)).toBe(true);
+      expect(r.pipeline.startsWith(`${r.kernel}(`)).toBe(true);
+    }
+    expect(rows.map((r) => r.ms)).toEqual([...rows.map((r) => r.ms)].sort((x, y) => y - x));
+    await expect(engine.stopProfile()).rejects.toThrow(/no profile is running/);
+    a.dispose();
+    b.dispose();
+  });
 });

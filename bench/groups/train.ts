@@ -118,26 +118,30 @@ async function trainingStepRow(ctx: BenchContext): Promise<void> {
   const pixels = engine.keep(engine.tensor(values(B * 32 * 32 * 3, 8).map((v) => v + 0.5), [B, 32, 32, 3]));
   // Step 0 (the warm-up round) reseeds the codebook; every step updates the weights as training does.
   let step = 0;
-  const timed = await timeRunners(
-    ctx,
-    [
-      async () => {
-        const i = step++;
-        engine.tidy(() => {
-          const out = model.forward(constant(pixels), 0.25, i === 0 ? (z) => codebook.reseed(z, 0) : undefined);
-          const loss = grad.add(grad.meanSquaredError(out.reconstruction, pixels), out.commitment);
-          codebook.update(out.latents.value, out.tokens, i);
-          backward(loss);
-          optimizer.update();
-        });
-        await engine.sync();
-      },
-    ],
-    { runs: Math.min(options.runs, 3), warmup: 1 },
-  );
+  const trainStep = async () => {
+    const i = step++;
+    engine.tidy(() => {
+      const out = model.forward(constant(pixels), 0.25, i === 0 ? (z) => codebook.reseed(z, 0) : undefined);
+      const loss = grad.add(grad.meanSquaredError(out.reconstruction, pixels), out.commitment);
+      codebook.update(out.latents.value, out.tokens, i);
+      backward(loss);
+      optimizer.update();
+    });
+    await engine.sync();
+  };
+  const timed = await timeRunners(ctx, [trainStep], { runs: Math.min(options.runs, 3), warmup: 1 });
   const ms = timed.timings[0]!.ms;
   ctx.emit({ kernel: 'tokenizer_train_step', shape: `small, batch ${B}, 32 px`, gflops: null, ...rowTiming(timed, 0, null), examples_per_second: (B * 1000) / ms });
   ctx.log(`  training step of the small tokenizer: ${(ms / 1000).toFixed(2)} s for ${B} images (${((B * 1000) / ms).toFixed(1)} examples/s)`);
+  if (engine.hasTimestamps) {
+    // Where one more step's GPU time goes, per kernel (timestamp queries).
+    engine.startProfile();
+    await trainStep();
+    const kernels = await engine.stopProfile();
+    const total = kernels.reduce((a, k) => a + k.ms, 0);
+    ctx.log(`  its GPU time by kernel (one profiled step, ${total.toFixed(0)} ms in ${kernels.reduce((a, k) => a + k.dispatches, 0)} dispatches):`);
+    for (const k of kernels.slice(0, 15)) ctx.log(`    ${k.ms.toFixed(1).padStart(7)} ms ${((100 * k.ms) / total).toFixed(1).padStart(5)}%  ${String(k.dispatches).padStart(4)}x  ${k.pipeline}`);
+  }
   optimizer.dispose();
   codebook.dispose();
   model.dispose();

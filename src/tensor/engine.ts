@@ -59,6 +59,38 @@ export interface EngineStats {
   readback: PoolStats;
 }
 
+/** GPU time of one kernel specialization over a profile (Engine.startProfile / stopProfile). */
+export interface KernelProfile {
+  /** The kernel's name (e.g. "conv2d_grad"). */
+  kernel: string;
+  /** The specialization: the name and its short defines (generated code left out). */
+  pipeline: string;
+  dispatches: number;
+  /** Sum of the dispatches' GPU times (timestamp queries), milliseconds. */
+  ms: number;
+}
+
+/** A pipeline's name in profiles: the kernel and its short defines (generated code left out). */
+function profileLabel(kernel: Kernel, defines: Defines): string {
+  const short = Object.keys(defines)
+    .sort()
+    .map((k) => [k, String(defines[k])] as const)
+    .filter(([, v]) => v.length <= 24 && !v.includes('\n'));
+  return `${kernel.name}(${short.map(([k, v]) => `${k}=${v}`).join(',')})`;
+}
+
+/** Dispatches timed per query set before it is resolved (two timestamps each). */
+const PROFILE_CAPACITY = 2048;
+
+interface Profiler {
+  querySet: GPUQuerySet;
+  resolve: GPUBuffer;
+  /** The pipelines of the dispatches recorded into the current batch, in order. */
+  labels: { kernel: string; pipeline: string }[];
+  /** One per submitted batch: its labels and the mapped timestamps. */
+  batches: Promise<{ labels: { kernel: string; pipeline: string }[]; times: BigUint64Array }>[];
+}
+
 /** Optional features used when the adapter offers them. */
 const WANTED_FEATURES: readonly GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups'];
 
@@ -126,6 +158,7 @@ export class Engine {
   private readonly waits = new Set<(error: DeviceError) => void>();
   private gpuError: string | null = null;
   private pendingChecks: Promise<void>[] = [];
+  private profiler: Profiler | null = null;
 
   private constructor(device: GPUDevice, info: AdapterReport, options: EngineOptions) {
     this.device = device;
@@ -329,7 +362,7 @@ export class Engine {
     if (x === 0 || y === 0 || z === 0) return;
     const max = this.device.limits.maxComputeWorkgroupsPerDimension;
     if (x > max || y > max || z > max) throw new ShapeError(`${d.kernel.name}: dispatch [${x}, ${y}, ${z}] exceeds ${max} workgroups per dimension`);
-    if (this.dispatchesInBatch >= this.maxDispatches) this.flush();
+    if (this.dispatchesInBatch >= this.maxDispatches || (this.profiler && this.profiler.labels.length >= PROFILE_CAPACITY)) this.flush();
     const pipeline = this.pipeline(d.kernel, d.defines ?? {});
     const entries: GPUBindGroupEntry[] = [];
     let binding = 0;
@@ -346,10 +379,20 @@ export class Engine {
     for (const view of d.textures ?? []) entries.push({ binding: binding++, resource: view });
     d.outputs.forEach(bind);
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const profiler = this.profiler;
+    if (profiler) {
+      // A pass of its own, with timestamps at its beginning and end.
+      this.endPass();
+      const k = profiler.labels.length;
+      profiler.labels.push({ kernel: d.kernel.name, pipeline: profileLabel(d.kernel, d.defines ?? {}) });
+      this.encoder ??= this.device.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass({ timestampWrites: { querySet: profiler.querySet, beginningOfPassWriteIndex: 2 * k, endOfPassWriteIndex: 2 * k + 1 } });
+    }
     const pass = this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    if (profiler) this.endPass();
     this.dispatchesInBatch++;
     this.counters.dispatches++;
   }
@@ -395,13 +438,78 @@ export class Engine {
   flush(): void {
     if (!this.encoder) return;
     this.endPass();
+    const timed = this.resolveProfile(this.encoder);
     if (this.paramsUsed > 0) this.device.queue.writeBuffer(this.paramsBuffer, 0, this.paramsHost, 0, this.paramsUsed);
     this.device.queue.submit([this.encoder.finish()]);
+    timed?.();
     this.encoder = null;
     this.paramsUsed = 0;
     this.dispatchesInBatch = 0;
     this.batchId++;
     this.counters.submits++;
+  }
+
+  /**
+   * Starts timing every dispatch on the GPU (timestamp queries; each dispatch then gets a
+   * compute pass of its own, which costs a little). For benchmarks: what a step spends in
+   * which kernel. Throws where the adapter has no timestamp-query.
+   */
+  startProfile(): void {
+    this.checkAlive();
+    if (!this.hasTimestamps) throw new DeviceError('startProfile: this adapter has no timestamp-query feature, so dispatches cannot be timed on the GPU');
+    if (this.profiler) throw new ArgumentError('startProfile', 'a profile is already running; call stopProfile() first');
+    this.flush();
+    this.profiler = {
+      querySet: this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_CAPACITY, label: 'profile' }),
+      resolve: this.device.createBuffer({ size: 16 * PROFILE_CAPACITY, usage: 0x200 /* QUERY_RESOLVE */ | 0x4 /* COPY_SRC */, label: 'profile resolve' }),
+      labels: [],
+      batches: [],
+    };
+  }
+
+  /** Stops the profile: GPU time per kernel specialization, the costliest first. */
+  async stopProfile(): Promise<KernelProfile[]> {
+    const profiler = this.profiler;
+    if (!profiler) throw new ArgumentError('stopProfile', 'no profile is running; call startProfile() first');
+    this.flush();
+    this.profiler = null;
+    const rows = new Map<string, KernelProfile>();
+    try {
+      for (const { labels, times } of await this.untilLost(Promise.all(profiler.batches))) {
+        labels.forEach((label, k) => {
+          const ns = Number(times[2 * k + 1]! - times[2 * k]!);
+          const row = rows.get(label.pipeline) ?? { ...label, dispatches: 0, ms: 0 };
+          row.dispatches++;
+          row.ms += Math.max(0, ns) / 1e6;
+          rows.set(label.pipeline, row);
+        });
+      }
+    } finally {
+      profiler.querySet.destroy();
+      profiler.resolve.destroy();
+    }
+    return [...rows.values()].sort((a, b) => b.ms - a.ms);
+  }
+
+  /** Records the resolve of the batch's timestamps; the returned function maps them once submitted. */
+  private resolveProfile(encoder: GPUCommandEncoder): (() => void) | null {
+    const profiler = this.profiler;
+    if (!profiler || profiler.labels.length === 0) return null;
+    const labels = profiler.labels;
+    profiler.labels = [];
+    const bytes = 16 * labels.length;
+    const staging = this.device.createBuffer({ size: bytes, usage: 0x1 /* MAP_READ */ | 0x8 /* COPY_DST */, label: 'profile readback' });
+    encoder.resolveQuerySet(profiler.querySet, 0, 2 * labels.length, profiler.resolve, 0);
+    encoder.copyBufferToBuffer(profiler.resolve, 0, staging, 0, bytes);
+    return () => {
+      profiler.batches.push(
+        staging.mapAsync(0x1 /* READ */).then(() => {
+          const times = new BigUint64Array(staging.getMappedRange().slice(0));
+          staging.destroy();
+          return { labels, times };
+        }),
+      );
+    };
   }
 
   /** Flushes and waits until the GPU has finished all submitted work. */
