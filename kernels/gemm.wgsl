@@ -31,7 +31,7 @@ struct Params {
   lda: u32,       // row stride of a in elements (K, or M when TRANS_A)
   ldb: u32,       // row stride of b in elements (N, or K when TRANS_B)
   z_base: u32,    // first batch index of this dispatch
-  _pad: u32,
+  a_base: u32,    // element offset of a's first matrix (views; 0 otherwise)
   bdim: vec4<u32>,  // output batch dims, outermost first (padded with 1)
   sa: vec4<u32>,    // element strides of a over those dims (0 where broadcast)
   sb: vec4<u32>,
@@ -214,7 +214,7 @@ fn batchOffsets(z: u32) -> vec2<u32> {
   let c1 = r % p.bdim.y;
   let c0 = r / p.bdim.y;
   let c = vec4<u32>(c0, c1, c2, c3);
-  return vec2<u32>(dot(c, p.sa), dot(c, p.sb));
+  return vec2<u32>(dot(c, p.sa) + p.a_base, dot(c, p.sb));
 }
 
 #if ${TILED}

@@ -5,6 +5,7 @@
 import type * as tfc from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { createEngine, grad, ops, parameter, ShapeError, type Engine, type Variable } from '../src/node.js';
+import { matmulView } from '../src/tensor/ops/matmul.js';
 import { expectClose } from './helpers/compare.js';
 import { getEngine } from './helpers/engine.js';
 import { autogradOf, checkAgainstTf, gradCheck, weightedSum } from './helpers/gradcheck.js';
@@ -136,6 +137,70 @@ describe('conv2d gradients (dx: transposed conv, dw: correlation over pixels, db
     const x = engine.tensor(new Float32Array(2 * 4 * 4 * 3), [2, 4, 4, 3]);
     expect(() => ops.conv2dFilterGrad(x, engine.tensor(new Float32Array(2 * 4 * 5 * 3), [2, 4, 5, 3]), 3)).toThrow(ShapeError);
     expect(() => ops.conv2dFilterGrad(x, engine.tensor(new Float32Array(2 * 4 * 4 * 3), [2, 4, 4, 3]), 5)).toThrow(/1x1 or 3x3/);
+  });
+});
+
+describe('conv2d training paths: GEMM over padded windows and direct kernels agree with tfjs', () => {
+  // Every path forced (method 'gemm' / 'direct') whatever the adapter, on shapes that reach
+  // each of their edges: Cin 3 (scalar loads), channels not a multiple of 4 or 32, 1x1
+  // kernels, upsampling, bias + residual in the forward, one-pixel and non-square images.
+  const cases: ConvCase[] = [
+    { B: 2, H: 5, W: 7, cin: 3, cout: 8, k: 3, bias: true },
+    { B: 1, H: 6, W: 4, cin: 8, cout: 32, k: 3, bias: true, residual: true },
+    { B: 3, H: 4, W: 9, cin: 12, cout: 5, k: 3, upsample: true, bias: true },
+    { B: 2, H: 8, W: 8, cin: 32, cout: 64, k: 3, residual: true },
+    { B: 2, H: 5, W: 6, cin: 8, cout: 12, k: 1, bias: true, residual: true },
+    { B: 1, H: 1, W: 1, cin: 4, cout: 4, k: 3 },
+  ];
+  for (const [i, c] of cases.entries()) {
+    it(`${label(c)}`, { timeout: HANG_GUARD_MS }, async () => {
+      const engine = await getEngine();
+      const tf = await oracle();
+      const up = c.upsample ? 2 : 1;
+      const s = convSetup(c, 500 + 10 * i);
+      const [xv, wv] = s.values as [Float32Array, Float32Array];
+      const outShape = [c.B, c.H * up, c.W * up, c.cout];
+      const dyv = uniform(size(outShape), 600 + i);
+      const ref = (() => {
+        let xt: tfc.Tensor4D = tf.tensor4d(xv, s.shapes[0] as [number, number, number, number]);
+        if (c.upsample) xt = upsampleByGather(tf, xt);
+        const wt = tf.tensor4d(wv, s.shapes[1] as [number, number, number, number]);
+        let y: tfc.Tensor = tf.conv2d(xt, wt, 1, 'same');
+        for (const extra of s.values.slice(2).map((v, j) => tf.tensor(v, s.shapes[2 + j]!))) y = tf.add(y, extra);
+        const f = (a: tfc.Tensor, b: tfc.Tensor) => tf.sum(tf.mul(tf.conv2d((c.upsample ? upsampleByGather(tf, a) : a) as tfc.Tensor4D, b as tfc.Tensor4D, 1, 'same'), tf.tensor(dyv, outShape)));
+        const [dx, dw] = tf.grads(f)([tf.tensor4d(xv, s.shapes[0] as [number, number, number, number]), wt]);
+        return { y: y.dataSync(), dx: dx!.dataSync(), dw: dw!.dataSync() };
+      })();
+      const x = engine.tensor(xv, s.shapes[0]!);
+      const w = engine.tensor(wv, s.shapes[1]!);
+      const extras = s.values.slice(2).map((v, j) => engine.tensor(v, s.shapes[2 + j]!));
+      const bias = c.bias ? extras[0] : undefined;
+      const residual = c.residual ? extras[c.bias ? 1 : 0] : undefined;
+      const dy = engine.tensor(dyv, outShape);
+      for (const method of ['gemm', 'direct'] as const) {
+        const y = ops.conv2dForTraining(x, w, { ...(bias && { bias }), ...(residual && { residual }), upsample: !!c.upsample, method: c.k === 1 && c.upsample ? 'direct' : method });
+        expect(y.shape).toEqual(outShape);
+        // Sums of up to 9 * Cin products of O(1) values in another order than tfjs.
+        expectClose(await y.read(), ref.y, { atol: 1e-4, rtol: 1e-4 }, `${method} forward`);
+        expectClose(await ops.conv2dFilterGrad(x, dy, c.k, { upsample: !!c.upsample, method }).read(), ref.dw, { atol: 2e-4, rtol: 1e-4 }, `${method} dW`);
+        expectClose(await ops.conv2dInputGrad(dy, w, { upsample: !!c.upsample, method }).read(), ref.dx, { atol: 1e-4, rtol: 1e-4 }, `${method} dX`);
+      }
+    });
+  }
+
+  it('reports a GEMM path it does not have, and matmulView views that leave their buffers', async () => {
+    const engine = await getEngine();
+    const x = engine.tensor(new Float32Array(2 * 3 * 3 * 4), [2, 3, 3, 4]);
+    const w = engine.tensor(new Float32Array(4 * 8), [1, 1, 4, 8]);
+    expect(() => ops.conv2dForTraining(x, w, { upsample: true, method: 'gemm' })).toThrow(/no GEMM path for a 1x1 kernel through upsampling/);
+    expect(() => ops.conv2dFilterGrad(x, engine.tensor(new Float32Array(2 * 6 * 6 * 8), [2, 6, 6, 8]), 1, { upsample: true, method: 'gemm' })).toThrow(/no GEMM path/);
+    const a = engine.tensor(new Float32Array(40), [40]);
+    const b = engine.tensor(new Float32Array(12), [4, 3]);
+    expect(() => matmulView(a, engine.tensor(new Float32Array(15), [5, 3]), { M: 10, N: 3, K: 5, lda: 4, batchDims: [], strideA: [], strideB: [] })).toThrow(/reach elements 41 of a \(40\)/);
+    expect(() => matmulView(a, b, { M: 9, N: 3, K: 4, lda: 4, offsetA: 8, batchDims: [], strideA: [], strideB: [] })).toThrow(/reach elements 44 of a/);
+    const ok = matmulView(a, b, { M: 9, N: 3, K: 4, lda: 4, batchDims: [], strideA: [], strideB: [] });
+    expect(ok.shape).toEqual([9, 3]);
+    for (const t of [x, w, a, b, ok]) t.dispose();
   });
 });
 

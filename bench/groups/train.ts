@@ -1,9 +1,13 @@
-// Training kernels of the VQ tokenizer against tfjs-webgpu on the same adapter: the conv2d
-// weight gradient (Conv2DBackpropFilter) and input gradient (Conv2DBackpropInput) at the 32 px
-// emoji tokenizer's shapes (batch 32), GroupNorm + swish backward (tf.grads of the composed
-// op); then one whole training step of the `small` tokenizer (examples/s).
+// Training kernels of the VQ tokenizer against tfjs-webgpu on the same adapter and against our
+// direct conv kernels (method 'direct', the only path before the GEMM paths of
+// src/tensor/ops/conv-grad.ts), all three alternating in one run: the conv2d forward of
+// training, weight gradient (Conv2DBackpropFilter) and input gradient (Conv2DBackpropInput)
+// at the 32 px emoji tokenizer's shapes (batch 32), GroupNorm + swish backward (tf.grads of
+// the composed op); then one whole training step of the `small` tokenizer (examples/s), auto
+// against direct.
 import type * as tfc from '@tensorflow/tfjs-core';
 import { AdamW, backward, constant, grad, ops, type Tensor } from '../../src/node.js';
+import { convGradDefaults } from '../../src/tensor/ops/conv-grad.js';
 import { EmaCodebook } from '../../src/maskgit/train/codebook.js';
 import { TOKENIZER_PRESETS } from '../../src/maskgit/train/tokenizer-run.js';
 import { TrainableTokenizer } from '../../src/maskgit/train/tokenizer-model.js';
@@ -13,6 +17,23 @@ import { TFJS_AS_RUNNER_1, tfjsPeer, type TfjsPeer } from '../peers/tfjs.js';
 /** Ours and the peer's work: `runs` alternating rounds after ctx.options.warmup (bench/harness.ts). */
 function alternate(ctx: BenchContext, peer: TfjsPeer, ours: () => Tensor, theirs: () => tfc.Tensor | tfc.Tensor[], runs: number): Promise<Timed> {
   return timeRunners(ctx, [gpuRunner(ctx.engine, ours), peer.runner(theirs)], { runs, warmup: ctx.options.warmup });
+}
+
+const DIRECT = { name: 'ours: direct conv kernels', index: 2 };
+
+/** Ours (method auto), the peer's and ours through the direct kernels, alternating; one row against each. */
+async function threeWay(
+  ctx: BenchContext,
+  peer: TfjsPeer,
+  row: { kernel: string; shape: string; flop: number },
+  ours: (method: 'auto' | 'direct') => Tensor,
+  theirs: () => tfc.Tensor | tfc.Tensor[],
+  runs: number,
+): Promise<void> {
+  const timed = await timeRunners(ctx, [gpuRunner(ctx.engine, () => ours('auto')), peer.runner(theirs), gpuRunner(ctx.engine, () => ours('direct'))], { runs, warmup: ctx.options.warmup });
+  const base = { kernel: row.kernel, shape: row.shape, gflops: gflops(row.flop, timed.timings[0]!.ms) };
+  ctx.emit({ ...base, ...rowTiming(timed, 0, TFJS_AS_RUNNER_1) });
+  ctx.emit({ ...base, ...rowTiming(timed, 0, DIRECT) });
 }
 
 async function convGradRows(ctx: BenchContext, peer: TfjsPeer): Promise<void> {
@@ -44,18 +65,24 @@ async function convGradRows(ctx: BenchContext, peer: TfjsPeer): Promise<void> {
     const conv = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
     const shape = `${B}x${H}x${H}x${cin}x${cout}${up ? ' up' : ''}`;
     const flop = 2 * B * outH * outH * k * k * cin * cout;
-    const dw = await alternate(
+    const row = (kind: string) => ({ kernel: `conv2d_${k}x${k}_${kind}`, shape, flop });
+    if (cout % 32 === 0) {
+      // The forward conv of training (ops.conv2dForTraining; where it takes the GEMM).
+      await threeWay(ctx, peer, row('train_forward'), (method) => ops.conv2dForTraining(x, w, { upsample: up, method }), () => tf.conv2d(tx as tfc.Tensor4D, tw as tfc.Tensor4D, 1, 'same'), runs);
+    }
+    await threeWay(
       ctx,
       peer,
-      () => ops.conv2dFilterGrad(x, dy, k, { upsample: up }),
+      row('filter_grad'),
+      (method) => ops.conv2dFilterGrad(x, dy, k, { upsample: up, method }),
       () => tf.engine().runKernel('Conv2DBackpropFilter', { x: tx, dy: tdy }, { ...conv, filterShape: [k, k, cin, cout] }) as tfc.Tensor,
       runs,
     );
-    ctx.emit({ kernel: `conv2d_${k}x${k}_filter_grad`, shape, gflops: gflops(flop, dw.timings[0]!.ms), ...rowTiming(dw, 0, TFJS_AS_RUNNER_1) });
-    const dx = await alternate(
+    await threeWay(
       ctx,
       peer,
-      () => ops.conv2dInputGrad(dy, w, { upsample: up }),
+      row('input_grad'),
+      (method) => ops.conv2dInputGrad(dy, w, { upsample: up, method }),
       () => {
         const full = tf.engine().runKernel('Conv2DBackpropInput', { dy: tdy, filter: tw }, { ...conv, inputShape: [B, outH, outH, cin] }) as tfc.Tensor4D;
         if (!up) return full;
@@ -65,7 +92,6 @@ async function convGradRows(ctx: BenchContext, peer: TfjsPeer): Promise<void> {
       },
       runs,
     );
-    ctx.emit({ kernel: `conv2d_${k}x${k}_input_grad`, shape, gflops: gflops(flop, dx.timings[0]!.ms), ...rowTiming(dx, 0, TFJS_AS_RUNNER_1) });
     for (const t of [x, dy, w]) t.dispose();
     tf.dispose([tx, tdy, tw]);
   }
@@ -129,10 +155,20 @@ async function trainingStepRow(ctx: BenchContext): Promise<void> {
     });
     await engine.sync();
   };
-  const timed = await timeRunners(ctx, [trainStep], { runs: Math.min(options.runs, 3), warmup: 1 });
+  // The same steps through the direct conv kernels, alternating with the default ones.
+  const withMethod = (method: 'auto' | 'direct') => async () => {
+    convGradDefaults.method = method;
+    try {
+      await trainStep();
+    } finally {
+      convGradDefaults.method = 'auto';
+    }
+  };
+  const timed = await timeRunners(ctx, [withMethod('auto'), withMethod('direct')], { runs: Math.min(options.runs, 3), warmup: 1 });
   const ms = timed.timings[0]!.ms;
-  ctx.emit({ kernel: 'tokenizer_train_step', shape: `small, batch ${B}, 32 px`, gflops: null, ...rowTiming(timed, 0, null), examples_per_second: (B * 1000) / ms });
-  ctx.log(`  training step of the small tokenizer: ${(ms / 1000).toFixed(2)} s for ${B} images (${((B * 1000) / ms).toFixed(1)} examples/s)`);
+  const directMs = timed.timings[1]!.ms;
+  ctx.emit({ kernel: 'tokenizer_train_step', shape: `small, batch ${B}, 32 px`, gflops: null, ...rowTiming(timed, 0, { name: 'ours: direct conv kernels', index: 1 }), examples_per_second: (B * 1000) / ms, direct_examples_per_second: (B * 1000) / directMs });
+  ctx.log(`  training step of the small tokenizer: ${(ms / 1000).toFixed(2)} s for ${B} images (${((B * 1000) / ms).toFixed(1)} examples/s; direct conv kernels ${((B * 1000) / directMs).toFixed(1)} examples/s)`);
   if (engine.hasTimestamps) {
     // Where one more step's GPU time goes, per kernel (timestamp queries).
     engine.startProfile();
@@ -150,7 +186,7 @@ async function trainingStepRow(ctx: BenchContext): Promise<void> {
 
 export const trainGroup: BenchGroup = {
   name: 'train',
-  description: 'VQ tokenizer training: conv2d weight/input gradients, GroupNorm backward, a whole training step',
+  description: 'VQ tokenizer training: conv2d forward and weight/input gradients (vs tfjs and our direct kernels), GroupNorm backward, a whole training step',
   async run(ctx) {
     const peer = await tfjsPeer(ctx.engine);
     await convGradRows(ctx, peer);

@@ -15,15 +15,16 @@ export interface Conv2dGradOptions {
 }
 
 /**
- * conv2d (NHWC x, HWIO w, stride 1, SAME; ops.conv2d) with gradients: dx is the transposed
+ * conv2d (NHWC x, HWIO w, stride 1, SAME; ops.conv2dForTraining) with gradients: dx is the transposed
  * conv (ops.conv2dInputGrad), dw the correlation of x with dy over every pixel
  * (ops.conv2dFilterGrad), dbias the sum of dy over pixels, dresidual dy itself.
  */
 export function conv2d(x: Variable, w: Variable, options: Conv2dGradOptions = {}): Variable {
   const { bias, residual, upsample } = options;
-  const value = ops.conv2d(x.value as Tensor<FloatDType>, w.value as Tensor<FloatDType>, {
-    ...(bias && { bias: bias.value as Tensor<FloatDType> }),
-    ...(residual && { residual: residual.value as Tensor<FloatDType> }),
+  // f32 on CPU adapters through the GEMM, everything else through ops.conv2d.
+  const value = ops.conv2dForTraining(x.value, w.value, {
+    ...(bias && { bias: bias.value }),
+    ...(residual && { residual: residual.value }),
     ...(upsample && { upsample: true }),
   });
   const k = w.shape[0]!;

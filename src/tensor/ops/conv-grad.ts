@@ -1,13 +1,20 @@
 import convGradSource from '../../../kernels/conv2d_grad.wgsl';
+import padTapsSource from '../../../kernels/pad_taps.wgsl';
 import { ShapeError } from '../../errors.js';
 import { f32, type Engine } from '../engine.js';
 import { defineKernel } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
 import { conv2d, fixedSubgroupSize } from './conv.js';
+import { lanesFor } from './groupnorm.js';
+import { matmul, matmulView } from './matmul.js';
+import { gemmAdapter } from './gemm-tuning.js';
 import { sumTo } from './reduce.js';
 import { avgPool2x2 } from './resample.js';
 
 const CONV_GRAD = defineKernel('conv2d_grad', convGradSource);
+const PAD_TAPS = defineKernel('pad_taps', padTapsSource);
+/** Pixels per workgroup of the padding kernel (its lanes run over channel vectors). */
+const PAD_COLS = 16;
 const FLIP_WG = 256;
 /** Workgroups the weight gradient aims for (chunks of rows are added until there are this many). */
 const FILTER_TARGET_WORKGROUPS = 256;
@@ -59,6 +66,175 @@ function filterPieces(tile: FilterTile, v: number): { DECLARE: string; MAC: stri
 export interface ConvGradOptions {
   /** The forward conv read its input through a nearest x2 upsampling. */
   upsample?: boolean;
+  /**
+   * 'gemm': through the engine's GEMM (a plain product for 1x1 kernels, windows of a padded
+   * copy for the 3x3 weight gradient, an im2col copy otherwise); 'direct': the conv kernels,
+   * no copy; 'auto' (default): GEMM on CPU adapters where it measured faster, else direct
+   * (see gradPath).
+   */
+  method?: 'auto' | 'gemm' | 'direct';
+}
+
+/**
+ * NHWC `x` [B, H, W, C] (read through a nearest x2 upsampling with `upsample`) on a grid of
+ * `rows` rows of W' + 2 pixels, zero outside the image: image b's pixel (y, x) at grid row
+ * b * (H' + 2) + y + shift, column x + shift. Returns [rows * (W' + 2), C].
+ */
+function padForTaps(x: Tensor, shift: 0 | 1, upsample: boolean, rows: number): Tensor {
+  const engine = x.engine;
+  const [B, H, W, C] = x.shape as [number, number, number, number];
+  const up = upsample ? 2 : 1;
+  const [outH, outW] = [H * up, W * up];
+  const out = engine.empty([rows * (outW + 2), C], x.dtype);
+  const vec = C % 4 === 0;
+  const cv = vec ? C / 4 : C;
+  engine.run({
+    kernel: PAD_TAPS,
+    defines: { T: x.dtype, VEC: vec, WG: lanesFor(cv), COLS: PAD_COLS },
+    params: [H, W, outH, outW, cv, up - 1, B, shift],
+    inputs: [x],
+    outputs: [out],
+    workgroups: [Math.ceil((outW + 2) / PAD_COLS), rows],
+  });
+  return out;
+}
+
+/**
+ * The 3x3 weight gradient as one GEMM over shifted windows (see kernels/pad_taps.wgsl):
+ * with x and dy on padded grids of P' = B (H' + 2)(W' + 2) pixels, dW[ky] ([3 Cin, Cout],
+ * rows kx * Cin + ci) = X_ky^T dy, where row p' of X_ky is the 3 Cin values of the padded x
+ * from pixel p' + ky (W' + 2) on: a window of row stride Cin, so no copy per tap.
+ */
+function filterGradPadded(x: Tensor, dy: Tensor, up: boolean): Tensor {
+  const [B, , , cin] = x.shape as [number, number, number, number];
+  const [, outH, outW, cout] = dy.shape as [number, number, number, number];
+  const [ph, pw] = [outH + 2, outW + 2];
+  // Three spare rows: the last window reaches 2 (W' + 2) + 2 pixels past the grid.
+  const xp = padForTaps(x, 1, up, B * ph + 3);
+  const dyp = padForTaps(dy, 0, false, B * ph);
+  const out = matmulView(xp, dyp, { M: 3 * cin, N: cout, K: B * ph * pw, transposeA: true, lda: cin, batchDims: [3], strideA: [pw * cin], strideB: [0] });
+  xp.dispose();
+  dyp.dispose();
+  const shaped = out.reshape([3, 3, cin, cout]);
+  out.dispose();
+  return shaped;
+}
+
+/**
+ * A stride-1 SAME 3x3 conv of f32 NHWC x (optionally read through a nearest x2 upsampling)
+ * as three chained GEMMs over windows of one padded copy of x: for each kernel row ky,
+ * out[b, oy] += X[b, oy + ky] @ w[ky], where row ox of X[b, y] is the 3 Cin values of the
+ * padded image from pixel (y, ox) on (a window of row stride Cin; batch axes b and oy). The
+ * first GEMM adds the bias and the residual. The input gradient runs it with the flipped kernel.
+ */
+function conv3x3Padded(x: Tensor, w: Tensor, options: { bias?: Tensor; residual?: Tensor; upsample?: boolean } = {}): Tensor {
+  const engine = x.engine;
+  const [B, inH, inW, cin] = x.shape as [number, number, number, number];
+  const up = options.upsample ? 2 : 1;
+  const [H, W] = [inH * up, inW * up];
+  const cout = w.shape[3]!;
+  const [ph, pw] = [H + 2, W + 2];
+  const xp = padForTaps(x, 1, up > 1, B * ph);
+  const rowBytes = 3 * cin * cout * 4;
+  let out: Tensor | undefined;
+  for (let ky = 0; ky < 3; ky++) {
+    const wk = engine.empty([3 * cin, cout]);
+    engine.copy(w, ky * rowBytes, wk, 0, rowBytes);
+    const residual = out ?? options.residual;
+    const next = matmulView(xp, wk, {
+      M: W,
+      N: cout,
+      K: 3 * cin,
+      lda: cin,
+      offsetA: ky * pw * cin,
+      batchDims: [B, H],
+      strideA: [ph * pw * cin, pw * cin],
+      strideB: [0, 0],
+      ...(ky === 0 && options.bias && { bias: options.bias }),
+      ...(residual && { residual }),
+    });
+    wk.dispose();
+    out?.dispose();
+    out = next;
+  }
+  xp.dispose();
+  return out!;
+}
+
+/**
+ * conv2d for training (f32; ops.conv2d's bias, residual and upsampling): on CPU adapters a
+ * 3x3 conv takes conv3x3Padded and a 1x1 conv a plain GEMM where the output channels fill the
+ * GEMM's 32-column blocks and the input channels its vec4 loads (measured faster on lavapipe,
+ * `npm run bench -- --only train`); elsewhere ops.conv2d. `method` as for the gradients.
+ */
+export function conv2dForTraining(x: Tensor, w: Tensor, options: { bias?: Tensor; residual?: Tensor; upsample?: boolean; method?: ConvGradOptions['method'] } = {}): Tensor {
+  const { bias, residual, upsample } = options;
+  const engine = x.engine;
+  const method = options.method ?? convGradDefaults.method;
+  const gemmOk = x.dtype === 'f32' && w.dtype === 'f32' && x.rank === 4 && w.rank === 4 && w.shape[2] === x.shape[3];
+  if (gemmOk && method !== 'direct') {
+    const [B, inH, inW, cin] = x.shape as [number, number, number, number];
+    const [K, , , cout] = w.shape as [number, number, number, number];
+    const up = upsample ? 2 : 1;
+    const [H, W] = [inH * up, inW * up];
+    const padBytes = B * (H + 2) * (W + 2) * cin * 4;
+    const fits = K === 3 ? B * (H + 2) <= engine.device.limits.maxComputeWorkgroupsPerDimension && padBytes <= engine.device.limits.maxStorageBufferBindingSize : K === 1 && !upsample;
+    // Where the GEMM reads x as vec4s and its 32-column blocks fill (Cin 3, the first conv, is
+    // 2.6x slower through the GEMM).
+    const wanted = method === 'gemm' || (gemmAdapter(engine).cpu && cout % 32 === 0 && cin % 4 === 0);
+    if (fits && wanted && B * H * W * cout > 0) {
+      if (K === 3) return conv3x3Padded(x, w, options);
+      const x2 = x.reshape([B * H * W, cin]);
+      const w2 = w.reshape([cin, cout]);
+      const r2 = residual?.reshape([B * H * W, cout]);
+      const flat = matmul(x2, w2, { ...(bias && { bias }), ...(r2 && { residual: r2 }) });
+      for (const t of [x2, w2, r2]) t?.dispose();
+      const out = flat.reshape([B, H, W, cout]);
+      flat.dispose();
+      return out;
+    }
+    if (method === 'gemm') throw new ShapeError(`conv2dForTraining: no GEMM path for a ${K}x${K} kernel${upsample ? ' through upsampling' : ''} of this size; use method 'direct'`);
+  }
+  return conv2d(x as Tensor<'f32'>, w as Tensor<'f32'>, {
+    ...(bias && { bias: bias as Tensor<'f32'> }),
+    ...(residual && { residual: residual as Tensor<'f32'> }),
+    ...(upsample && { upsample: true }),
+  });
+}
+
+/**
+ * The method the conv gradients and conv2dForTraining use when none is given: 'auto'. For
+ * benchmarks and comparisons (e.g. a whole training step through the direct kernels).
+ */
+export const convGradDefaults: { method: NonNullable<ConvGradOptions['method']> } = { method: 'auto' };
+
+type GradPath = 'direct' | 'padded' | 'plain';
+
+/**
+ * How a conv gradient is computed. 'plain': a 1x1 conv without upsampling is a plain GEMM of
+ * the images as [pixels, C] matrices; 'padded': a 3x3 conv's gradients as GEMMs over windows
+ * of a padded copy (filterGradPadded, conv3x3Padded); 'direct': the conv kernels.
+ * `method: 'auto'` takes a GEMM path on CPU adapters (measured on lavapipe with
+ * `npm run bench -- --only train`: 1.2-1.9x at the tokenizer's shapes, slower for an input
+ * gradient of 3 channels, whose GEMM fills 3 of its 32-column block) and the direct kernels on
+ * GPUs (the GEMM does not split its reduction axis, here up to millions of products per
+ * output, so it would leave a GPU nearly idle).
+ */
+function gradPath(engine: Engine, method: ConvGradOptions['method'] = convGradDefaults.method, which: 'filter' | 'input', shape: { k: number; up: boolean; rows: number; bytes: number; cin: number }): GradPath {
+  if (method === 'direct') return 'direct';
+  const { k, up, rows, bytes, cin } = shape;
+  const limits = engine.device.limits;
+  let path: GradPath | null = null;
+  if (k === 1 && !up) path = 'plain';
+  // The padded copy: rows + 3 grid rows of workgroups, about the image's size in memory.
+  else if (k === 3 && rows + 3 <= limits.maxComputeWorkgroupsPerDimension && bytes <= limits.maxStorageBufferBindingSize) path = 'padded';
+  if (method === 'gemm') {
+    if (!path) throw new ShapeError(`conv gradient: no GEMM path for a ${k}x${k} kernel${up ? ' through upsampling' : ''} of this size; use method 'direct'`);
+    return path;
+  }
+  if (!path || !gemmAdapter(engine).cpu) return 'direct';
+  if (which === 'input' && path === 'padded' && cin % 32 !== 0) return 'direct';
+  return path;
 }
 
 function checkF32(op: string, ...tensors: Tensor[]): void {
@@ -88,6 +264,20 @@ export function conv2dFilterGrad(x: Tensor, dy: Tensor, kernelSize: number, opti
   const K = kernelSize;
   const outShape = [K, K, cin, cout];
   if (B * outH * outW === 0 || cin * cout === 0) return engine.zeros(outShape);
+  const padBytes = (B * (outH + 2) + 3) * (outW + 2) * Math.max(cin, cout) * 4;
+  const path = gradPath(engine, options.method, 'filter', { k: K, up: up > 1, rows: B * (outH + 2), bytes: padBytes, cin });
+  if (path === 'padded') return filterGradPadded(x, dy, up > 1);
+  if (path === 'plain') {
+    // dW = x^T @ dy over every pixel: [Cin, pixels] x [pixels, Cout].
+    const cols = x.reshape([B * H * W, cin]);
+    const dy2 = dy.reshape([B * outH * outW, cout]);
+    const flat = matmul(cols, dy2, { transposeA: true, outDtype: 'f32' });
+    cols.dispose();
+    dy2.dispose();
+    const out = flat.reshape(outShape);
+    flat.dispose();
+    return out;
+  }
   const tile = filterTile(engine);
   const vec = cin % 4 === 0;
   const v = vec ? 4 : 1;
@@ -164,7 +354,25 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, options: ConvGradOptions 
     throw new ShapeError(`conv2dInputGrad: dy [B, H, W, Cout] must end in the kernel's Cout, got dy [${dy.shape.join(', ')}] and w [${w.shape.join(', ')}]`);
   }
   const wt = flipKernel(w, options.upsample ? 4 : 1);
-  const full = conv2d(dy as Tensor<'f32'>, wt as Tensor<'f32'>);
+  const [B, outH, outW, cout] = dy.shape as [number, number, number, number];
+  const [K, , cin] = w.shape as [number, number, number, number];
+  let full: Tensor<'f32'>;
+  const padBytes = (B * (outH + 2) + 3) * (outW + 2) * cout * 4;
+  const path = dy.size > 0 && cin > 0 ? gradPath(dy.engine, options.method, 'input', { k: K, up: false, rows: B * (outH + 2), bytes: padBytes, cin }) : 'direct';
+  if (path === 'padded') {
+    full = conv3x3Padded(dy, wt) as Tensor<'f32'>;
+  } else if (path === 'plain') {
+    // A 1x1 transposed conv: dy [pixels, Cout] @ wt [Cout, Cin].
+    const cols = dy.reshape([B * outH * outW, cout]);
+    const wt2 = wt.reshape([cout, cin]);
+    const flat = matmul(cols, wt2);
+    cols.dispose();
+    wt2.dispose();
+    full = flat.reshape([B, outH, outW, cin]) as Tensor<'f32'>;
+    flat.dispose();
+  } else {
+    full = conv2d(dy as Tensor<'f32'>, wt as Tensor<'f32'>);
+  }
   wt.dispose();
   if (!options.upsample) return full;
   const pooled = avgPool2x2(full);

@@ -23,5 +23,5 @@ export { dropout, dropoutKeeps, type DropoutOptions } from './dropout.js';
 export { swishGrad } from './elementwise.js';
 export { groupNormWithStats, type GroupNormResult } from './groupnorm.js';
 export { resample2x } from './resample.js';
-export { conv2dFilterGrad, conv2dInputGrad, flipKernel, sumToChannels, type ConvGradOptions } from './conv-grad.js';
+export { conv2dFilterGrad, conv2dForTraining, conv2dInputGrad, convGradDefaults, flipKernel, sumToChannels, type ConvGradOptions } from './conv-grad.js';
 export { groupNormBackward, type GroupNormGrads } from './groupnorm-grad.js';

@@ -46,6 +46,69 @@ export function matmulWithConfig(a: Tensor, b: Tensor, options: MatmulOptions, c
   return runGemm(describe(a, b, options), config, kernel);
 }
 
+/** A GEMM over views of a and b's buffers (see matmulView). */
+export interface GemmView {
+  M: number;
+  N: number;
+  K: number;
+  /** a holds [K, M] (row stride lda) instead of [M, K]. */
+  transposeA?: boolean;
+  /** Row stride of a in elements; rows may overlap (a sliding window over a buffer). */
+  lda: number;
+  /** Element offset of a's first matrix in its buffer (default 0). */
+  offsetA?: number;
+  /** [N] f32, added to every row. */
+  bias?: Tensor;
+  /** Added to the product (after the bias): a tensor of the output's shape (chains of GEMMs that sum). */
+  residual?: Tensor;
+  /** Batch axes of the output, outermost first, with the element strides of a and b over them. */
+  batchDims: number[];
+  strideA: number[];
+  strideB: number[];
+}
+
+/**
+ * @internal A GEMM over strided views: a's rows `lda` elements apart (they may overlap), b
+ * plain ([K, N] per batch), explicit batch strides; out [...batchDims, M, N] f32. The
+ * convolution gradients use it to read shifted windows of a padded image without unfolding
+ * it. The kernel clamps every read to the buffers, so a view must lie inside them.
+ */
+export function matmulView(a: Tensor, b: Tensor, view: GemmView): Tensor {
+  const { M, N, K, lda, batchDims, strideA, strideB } = view;
+  const transA = view.transposeA ?? false;
+  if (a.dtype !== 'f32' || b.dtype !== 'f32') throw new ShapeError(`matmulView: f32 operands only, got ${a.dtype} and ${b.dtype}`);
+  if (batchDims.length > MAX_BATCH_DIMS || strideA.length !== batchDims.length || strideB.length !== batchDims.length) {
+    throw new ShapeError(`matmulView: up to ${MAX_BATCH_DIMS} batch axes with one stride each for a and b`);
+  }
+  const last = (dims: number[], strides: number[]) => dims.reduce((acc, d, i) => acc + (d - 1) * strides[i]!, 0);
+  const offsetA = view.offsetA ?? 0;
+  const aEnd = offsetA + last(batchDims, strideA) + (transA ? (K - 1) * lda + M : (M - 1) * lda + K);
+  const bEnd = last(batchDims, strideB) + K * N;
+  if (aEnd > a.size || bEnd > b.size) throw new ShapeError(`matmulView: the views reach elements ${aEnd} of a (${a.size}) and ${bEnd} of b (${b.size})`);
+  const batch = batchDims.reduce((x, y) => x * y, 1);
+  const problem: GemmProblem = {
+    a,
+    b,
+    options: { transposeA: transA, outDtype: 'f32', ...(view.bias && { bias: view.bias }), ...(view.residual && { residual: view.residual }) },
+    M,
+    N,
+    K,
+    batch,
+    outShape: [...batchDims, M, N],
+    outDtype: 'f32',
+    batchDims,
+    strideA,
+    strideB,
+    lda,
+    offsetA,
+  };
+  if (view.residual && (!sameShape(view.residual.shape, problem.outShape) || view.residual.dtype !== 'f32')) {
+    throw new ShapeError(`matmulView: residual must be f32 [${problem.outShape.join(', ')}], got ${view.residual.dtype} [${view.residual.shape.join(', ')}]`);
+  }
+  if (view.bias && (view.bias.size !== N || view.bias.dtype !== 'f32')) throw new ShapeError(`matmulView: bias must be f32 [${N}], got ${view.bias.dtype} [${view.bias.shape.join(', ')}]`);
+  return runGemm(problem, chooseGemmConfig(gemmAdapter(a.engine), problem));
+}
+
 interface GemmProblem {
   a: Tensor;
   b: Tensor;
@@ -60,6 +123,10 @@ interface GemmProblem {
   batchDims: number[];
   strideA: number[];
   strideB: number[];
+  /** Row stride of a in elements when it is not the matrix's own width (views; see matmulView). */
+  lda?: number;
+  /** Element offset of a's first matrix (views). */
+  offsetA?: number;
 }
 
 function describe(a: Tensor, b: Tensor, options: MatmulOptions): GemmProblem {
@@ -165,7 +232,7 @@ function runGemm(pr: GemmProblem, config: GemmConfig, kernel: Kernel = GEMM): Te
     BK: lanes ? 0 : config.bk,
     TRANS_A: transA,
     TRANS_B: transB,
-    VEC_A: !transA && K % 4 === 0 && K > 0,
+    VEC_A: !transA && K % 4 === 0 && K > 0 && (pr.lda ?? K) % 4 === 0,
     VEC_B: K > 0 && (transB ? K % 4 === 0 : N % 4 === 0),
     TAIL: K % 4 !== 0,
     VEC_OUT: N % 4 === 0,
@@ -188,7 +255,7 @@ function runGemm(pr: GemmProblem, config: GemmConfig, kernel: Kernel = GEMM): Te
   const maxGrid = engine.device.limits.maxComputeWorkgroupsPerDimension;
   if (wx > maxGrid || wy > maxGrid) throw new ShapeError(`matmul: a [${M}, ${N}] output needs a ${wx} x ${wy} grid of workgroups, above this adapter's ${maxGrid} per dimension; split it`);
   for (let z0 = 0; z0 < pr.batch; z0 += maxGrid) {
-    const params: ParamWord[] = [M, N, K, Math.ceil(K / 4), transA ? M : K, transB ? K : N, z0, 0, ...bdim, ...sa, ...sb];
+    const params: ParamWord[] = [M, N, K, Math.ceil(K / 4), pr.lda ?? (transA ? M : K), transB ? K : N, z0, pr.offsetA ?? 0, ...bdim, ...sa, ...sb];
     engine.run({ kernel, defines, params, inputs, outputs: [out], workgroups: [wx, wy, Math.min(maxGrid, pr.batch - z0)] });
   }
   return out;
