@@ -214,15 +214,19 @@ type GradPath = 'direct' | 'padded' | 'plain';
  * How a conv gradient is computed. 'plain': a 1x1 conv without upsampling is a plain GEMM of
  * the images as [pixels, C] matrices; 'padded': a 3x3 conv's gradients as GEMMs over windows
  * of a padded copy (filterGradPadded, conv3x3Padded); 'direct': the conv kernels.
- * `method: 'auto'` takes a GEMM path on CPU adapters (measured on lavapipe with
- * `npm run bench -- --only train`: 1.2-1.9x at the tokenizer's shapes, slower for an input
- * gradient of 3 channels, whose GEMM fills 3 of its 32-column block) and the direct kernels on
- * GPUs (the GEMM does not split its reduction axis, here up to millions of products per
+ * `method: 'auto'` takes a GEMM path on CPU adapters where the output channels fill the
+ * GEMM's 32-column blocks (measured on lavapipe with `npm run bench -- --only train`: 1.2-2x
+ * at the tokenizer's shapes) and the direct kernels on GPUs (the GEMM does not split its reduction axis, here up to millions of products per
  * output, so it would leave a GPU nearly idle).
  */
-function gradPath(engine: Engine, method: ConvGradOptions['method'] = convGradDefaults.method, which: 'filter' | 'input', shape: { k: number; up: boolean; rows: number; bytes: number; cin: number }): GradPath {
+function gradPath(
+  engine: Engine,
+  method: ConvGradOptions['method'] = convGradDefaults.method,
+  which: 'filter' | 'input',
+  shape: { k: number; up: boolean; rows: number; bytes: number; cin: number; cout: number },
+): GradPath {
   if (method === 'direct') return 'direct';
-  const { k, up, rows, bytes, cin } = shape;
+  const { k, up, rows, bytes, cin, cout } = shape;
   const limits = engine.device.limits;
   let path: GradPath | null = null;
   if (k === 1 && !up) path = 'plain';
@@ -233,7 +237,10 @@ function gradPath(engine: Engine, method: ConvGradOptions['method'] = convGradDe
     return path;
   }
   if (!path || !gemmAdapter(engine).cpu) return 'direct';
-  if (which === 'input' && path === 'padded' && cin % 32 !== 0) return 'direct';
+  // The GEMM's output columns come in blocks of 32 (Cin for the input gradient, Cout for the
+  // weight gradient): with fewer it costs as much as 32 (measured: dW of 32 -> 3 channels
+  // 42.8 ms through the GEMM, 13.4 ms direct).
+  if ((which === 'input' ? cin : cout) % 32 !== 0) return 'direct';
   return path;
 }
 
@@ -265,7 +272,7 @@ export function conv2dFilterGrad(x: Tensor, dy: Tensor, kernelSize: number, opti
   const outShape = [K, K, cin, cout];
   if (B * outH * outW === 0 || cin * cout === 0) return engine.zeros(outShape);
   const padBytes = (B * (outH + 2) + 3) * (outW + 2) * Math.max(cin, cout) * 4;
-  const path = gradPath(engine, options.method, 'filter', { k: K, up: up > 1, rows: B * (outH + 2), bytes: padBytes, cin });
+  const path = gradPath(engine, options.method, 'filter', { k: K, up: up > 1, rows: B * (outH + 2), bytes: padBytes, cin, cout });
   if (path === 'padded') return filterGradPadded(x, dy, up > 1);
   if (path === 'plain') {
     // dW = x^T @ dy over every pixel: [Cin, pixels] x [pixels, Cout].
@@ -358,7 +365,7 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, options: ConvGradOptions 
   const [K, , cin] = w.shape as [number, number, number, number];
   let full: Tensor<'f32'>;
   const padBytes = (B * (outH + 2) + 3) * (outW + 2) * cout * 4;
-  const path = dy.size > 0 && cin > 0 ? gradPath(dy.engine, options.method, 'input', { k: K, up: false, rows: B * (outH + 2), bytes: padBytes, cin }) : 'direct';
+  const path = dy.size > 0 && cin > 0 ? gradPath(dy.engine, options.method, 'input', { k: K, up: false, rows: B * (outH + 2), bytes: padBytes, cin, cout }) : 'direct';
   if (path === 'padded') {
     full = conv3x3Padded(dy, wt) as Tensor<'f32'>;
   } else if (path === 'plain') {
