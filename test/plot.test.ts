@@ -42,4 +42,23 @@ describe('plots', () => {
     const big = enlarge({ width: 2, height: 1, data: Uint8Array.from([1, 2, 3, 255, 4, 5, 6, 255]) }, 2);
     expect([...big.data.subarray(0, 16)]).toEqual([1, 2, 3, 255, 1, 2, 3, 255, 4, 5, 6, 255, 4, 5, 6, 255]);
   });
+  it('puts the legend in a corner the curves leave free (a rising curve keeps its top right)', () => {
+    const green = [20, 160, 20] as const;
+    const rising = Array.from({ length: 12 }, (_, i) => [i * 500, 18 + Math.log1p(i)] as const); // like held-out PSNR
+    const image = drawLineChart({ width: 400, height: 200, title: 'psnr', xLabel: 'step', series: [{ name: 'held-out PSNR (dB)', color: green, points: rising }] });
+    const greenIn = (x0: number, x1: number, y0: number, y1: number) => {
+      let n = 0;
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) if (count(image.data.subarray((y * 400 + x) * 4, (y * 400 + x) * 4 + 4), green)) n++;
+      return n;
+    };
+    // The legend's swatch (a solid 12 x 6 block) sits in the bottom right, which the curve
+    // leaves empty, not over the curve's end at the top right ...
+    const solid = (x0: number, y0: number) => greenIn(x0, x0 + 12, y0, y0 + 6) === 72;
+    const swatches: [number, number][] = [];
+    for (let y = 0; y < 194; y++) for (let x = 0; x < 388; x++) if (solid(x, y)) swatches.push([x, y]);
+    expect(swatches.length).toBeGreaterThan(0);
+    for (const [x, y] of swatches) expect([x > 200, y > 100]).toEqual([true, true]);
+    // ... whose last segment is drawn in full.
+    expect(greenIn(340, 384, 34, 50)).toBeGreaterThan(20);
+  });
 });

@@ -170,7 +170,8 @@ export function drawLineChart(options: ChartOptions): RGBAImage {
   canvas.text(left, 8, options.title, TEXT);
   canvas.text(left + plotW - textWidth(options.xLabel), height - 14, options.xLabel, TEXT);
 
-  // The lines, clipped to the plot.
+  // The lines, clipped to the plot (screen points kept to place the legend).
+  const drawn: [number, number][] = [];
   for (const s of series) {
     let prev: [number, number] | null = null;
     for (const p of s.points) {
@@ -179,17 +180,32 @@ export function drawLineChart(options: ChartOptions): RGBAImage {
         continue;
       }
       const q: [number, number] = [sx(p[0]), Math.min(top + plotH, Math.max(top, sy(ty(p[1]))))];
-      if (prev) canvas.line(prev[0], prev[1], q[0], q[1], s.color, 2);
-      else canvas.rect(Math.round(q[0]) - 1, Math.round(q[1]) - 1, 2, 2, s.color);
+      if (prev) {
+        canvas.line(prev[0], prev[1], q[0], q[1], s.color, 2);
+        // Samples along the segment, every few pixels: sparse series (evaluations) cross boxes too.
+        const n = Math.ceil(Math.hypot(q[0] - prev[0], q[1] - prev[1]) / 4);
+        for (let i = 1; i < n; i++) drawn.push([prev[0] + ((q[0] - prev[0]) * i) / n, prev[1] + ((q[1] - prev[1]) * i) / n]);
+      } else canvas.rect(Math.round(q[0]) - 1, Math.round(q[1]) - 1, 2, 2, s.color);
+      drawn.push(q);
       prev = q;
     }
   }
 
-  // Legend, top right inside the plot.
-  let ly = top + 6;
+  // Legend inside the plot, in the corner that covers the fewest drawn points (top right on a tie).
+  const boxW = Math.max(0, ...series.map((s) => textWidth(s.name))) + 30;
+  const boxH = series.length * 16 + 4;
+  const corners: [number, number][] = [
+    [left + plotW - boxW - 2, top + 2],
+    [left + plotW - boxW - 2, top + plotH - boxH - 2],
+    [left + 2, top + 2],
+    [left + 2, top + plotH - boxH - 2],
+  ];
+  const covered = ([bx, by]: [number, number]) => drawn.filter(([x, y]) => x >= bx - 2 && x <= bx + boxW + 2 && y >= by - 2 && y <= by + boxH + 2).length;
+  const [bx, by] = corners.reduce((best, c) => (covered(c) < covered(best) ? c : best));
+  let ly = by + 4;
   for (const s of series) {
     const w = textWidth(s.name);
-    const lx = left + plotW - w - 22;
+    const lx = bx + boxW - w - 22;
     canvas.rect(lx - 4, ly - 2, w + 26, 14, [255, 255, 255]);
     canvas.rect(lx, ly + 2, 12, 6, s.color);
     canvas.text(lx + 16, ly, s.name, TEXT);
