@@ -163,7 +163,8 @@ export function drawLineChart(options: ChartOptions): RGBAImage {
     const x = sx(v);
     canvas.line(x, top, x, top + plotH, GRID);
     const label = formatTick(v);
-    canvas.text(Math.round(x - textWidth(label) / 2), top + plotH + 6, label, TEXT);
+    // Centred under the tick, kept inside the image (the last tick sits at the right edge).
+    canvas.text(Math.min(width - 1 - textWidth(label), Math.round(x - textWidth(label) / 2)), top + plotH + 6, label, TEXT);
   }
   canvas.line(left, top, left, top + plotH, AXIS);
   canvas.line(left, top + plotH, left + plotW, top + plotH, AXIS);
