@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodePNG } from '../src/io/png.js';
+import { decodeSafetensors } from '../src/io/safetensors.js';
 import { EmaCodebook } from '../src/maskgit/train/codebook.js';
 import { hashInts, TrainingStream, type ImageSet } from '../src/maskgit/train/data.js';
 import { runTokenizerTraining, TOKENIZER_PRESETS, type TrainEvent } from '../src/maskgit/train/tokenizer-run.js';
@@ -244,6 +245,41 @@ describe('training', () => {
     await expect(run(join(work, 'nothing'), { resume: true })).rejects.toThrow(/holds no checkpoint/);
     await expect(run(out, {})).rejects.toThrow(/already holds a training run/);
   });
+
+  it('fine-tunes the decoder alone from a checkpoint: the encoder, the codebook and every token stay, the discriminator carries over', { timeout: HANG_GUARD_MS }, async () => {
+    const engine = await getEngine();
+    const training = { ...options, steps: 6, adversarialStart: 3, adversarialWeight: 0.3, discriminatorFilters: 4 };
+    const quiet = { evalEvery: 100, sampleEvery: 100, checkpointEvery: 100, logEvery: 100 };
+    const base = await runTokenizerTraining(engine, data, { out: join(work, 'base'), config: TINY, training, ...quiet });
+    const init = join(work, 'base', 'checkpoint');
+    const snapshot = async (weights: Map<string, Tensor>) => new Map(await Promise.all([...weights].map(async ([name, t]) => [name, [...(await t.read())]] as const)));
+    const before = await snapshot(base.trainer.model.weights());
+    const pixels = engine.tensor(data.heldOut.images, [data.heldOut.count, 16, 16, 3]);
+    const tokensBefore = [...(await base.trainer.tokenizer().encode(pixels).read())];
+    const psnrBefore = (await base.trainer.evaluate()).psnr;
+    // until 0: the run opens from the checkpoint's weights and discriminator, at step 0.
+    const decoderRun = { out: join(work, 'decoder'), init, training: { ...training, steps: 12, decoderOnly: true, adversarialStart: 0 }, ...quiet };
+    const { trainer } = await runTokenizerTraining(engine, data, { ...decoderRun, until: 0 });
+    expect(await snapshot(trainer.model.weights())).toEqual(before);
+    for (const [name, t] of base.trainer.discriminator!.model.weights()) expect([...(await trainer.discriminator!.model.weights().get(name)!.read())], name).toEqual([...(await t.read())]);
+    expect([...trainer.model.params.keys()].every((name) => name.startsWith('tokenizer.decoder.'))).toBe(true);
+    for (let i = 0; i < 12; i++) trainer.trainStep();
+    await trainer.flushLog();
+    const after = await snapshot(trainer.model.weights());
+    for (const [name, values] of before) {
+      if (name.startsWith('tokenizer.decoder.')) expect(after.get(name), name).not.toEqual(values);
+      else expect(after.get(name), name).toEqual(values); // encoder and codebook: bit for bit
+    }
+    expect([...(await trainer.tokenizer().encode(pixels).read())]).toEqual(tokensBefore);
+    expect((await trainer.evaluate()).psnr).toBeGreaterThan(psnrBefore);
+    expect(trainer.record()).toMatchObject({ initializedFrom: init, options: { decoderOnly: true } });
+    trainer.dispose();
+    base.trainer.dispose();
+    // Decoder-only training needs weights to start from; --init starts a new run only.
+    expect(() => TokenizerTrainer.create(engine, data, TINY, { ...training, decoderOnly: true })).toThrow(/--init/);
+    await expect(runTokenizerTraining(engine, data, { ...decoderRun, out: join(work, 'base'), resume: true })).rejects.toThrow(/--init: starts a new run/);
+    await expect(runTokenizerTraining(engine, data, { ...decoderRun, out: join(work, 'other'), config: { ...TINY, codebookSize: 32 } })).rejects.toThrow(/leave out --config/);
+  });
 });
 
 describe('maskgit train-tokenizer', () => {
@@ -265,6 +301,20 @@ describe('maskgit train-tokenizer', () => {
     const config = JSON.parse(readFileSync(join(work, 'run/model/config.json'), 'utf8'));
     expect(config).toMatchObject({ contents: ['tokenizer'], dtype: 'f16', imageSize: 32, codebookSize: 16, numClasses: 9 });
     expect(config.tokenizer).toEqual(TINY);
+    // The decoder fine-tuned from that run's checkpoint: the exported encoder and codebook are the run's, byte for byte.
+    const dec = cli('--json', 'train-tokenizer', '--out', 'dec', '--init', 'run/checkpoint', '--decoder-only', '--sets', 'twitter', '--max-images', '24', '--batch', '4', '--steps', '2', '--log-every', '2');
+    expect(dec.status, dec.stderr).toBe(0);
+    const start = JSON.parse(dec.stdout.split('\n')[0]!) as Extract<TrainEvent, { type: 'start' }>;
+    expect(start).toMatchObject({ type: 'start', step: 0, steps: 2, resumed: false, decoderOnly: true, initializedFrom: 'run/checkpoint' });
+    expect(start.trainedParameters).toBeGreaterThan(0);
+    expect(start.trainedParameters).toBeLessThan(start.parameters);
+    const exported = (dir: string) => decodeSafetensors(readFileSync(join(work, dir, 'model/model.safetensors'))).tensors;
+    const [trained, tuned] = [exported('run'), exported('dec')];
+    for (const [name, t] of trained) {
+      if (name.startsWith('tokenizer.decoder.')) continue;
+      expect(Buffer.from(tuned.get(name)!.bytes).equals(Buffer.from(t.bytes)), name).toBe(true);
+    }
+    expect(Buffer.from(tuned.get('tokenizer.decoder.conv_out.weight')!.bytes).equals(Buffer.from(trained.get('tokenizer.decoder.conv_out.weight')!.bytes))).toBe(false);
     const cases: [string[], number, RegExp][] = [
       [['train-tokenizer'], 2, /ArgumentError: --out: is required/],
       [['train-tokenizer', '--out', 'x', '--config', 'huge'], 2, /--config: must be one of tiny, small, base/],
@@ -274,6 +324,9 @@ describe('maskgit train-tokenizer', () => {
       [['train-tokenizer', '--out', 'x', '--l1', '0', '--l2', '0', '--sets', 'twitter', '--max-images', '8'], 2, /the L1 and L2 weights are both 0/],
       [['train-tokenizer', '--out', 'run', ...common], 2, /already holds a training run/],
       [['train-tokenizer', '--out', 'run', '--resume', '--batch', '8', '--sets', 'twitter', '--max-images', '24'], 2, /batchSize: the checkpoint was trained with 4, not 8/],
+      [['train-tokenizer', '--out', 'x', '--decoder-only'], 2, /--decoder-only: needs --init DIR/],
+      [['train-tokenizer', '--out', 'run', '--resume', '--init', 'run/checkpoint'], 2, /--init: starts a new run/],
+      [['train-tokenizer', '--out', 'y', '--init', 'nowhere', '--sets', 'twitter', '--max-images', '8'], 4, /nowhere/],
     ];
     for (const [args, status, message] of cases) {
       const res = cli('-q', ...args);

@@ -23,6 +23,8 @@ interface TrainTokenizerFlags {
   adversarialStart?: string;
   discriminatorFilters?: string;
   resume?: boolean;
+  init?: string;
+  decoderOnly?: boolean;
   logEvery: string;
   evalEvery: string;
   evalImages: string;
@@ -71,7 +73,10 @@ function reporter(out: Output): { onEvent: (e: TrainEvent) => void; stop(): void
     switch (e.type) {
       case 'start':
         progress.start(
-          `${e.resumed ? 'resuming' : 'training'} a tokenizer of ${(e.parameters / 1e6).toFixed(2)}M parameters on ${e.trainImages} images ` +
+          `${e.resumed ? 'resuming' : 'training'} a tokenizer of ${(e.parameters / 1e6).toFixed(2)}M parameters` +
+            (e.decoderOnly ? ` (the decoder's ${(e.trainedParameters / 1e6).toFixed(2)}M; encoder and codebook fixed)` : '') +
+            (e.initializedFrom !== null && !e.resumed ? ` from ${e.initializedFrom}` : '') +
+            ` on ${e.trainImages} images ` +
             `(${e.heldOutImages} held out): step ${e.step} -> ${e.until} of ${e.steps}`,
           e.step,
           e.until,
@@ -127,6 +132,8 @@ export function registerTrainTokenizer(program: Command, output: () => Output): 
     .option('--adversarial-start <step>', 'step from which the discriminator trains and the adversarial term is on (default 1000)')
     .option('--discriminator-filters <n>', "channels of the discriminator's first layer (default 32)")
     .option('--resume', 'continue the run saved in --out')
+    .option('--init <dir>', "start from a trained tokenizer: a model folder, or a run's checkpoint/ (its discriminator too)")
+    .option('--decoder-only', 'train the decoder alone (needs --init): the encoder and codebook stay fixed, so the tokens and a transformer trained on them stay valid')
     .option('--log-every <n>', 'steps between loss reports', '10')
     .option('--eval-every <n>', 'steps between held-out evaluations', '250')
     .option('--eval-images <n>', 'held-out images per periodic evaluation (0: all; the last one uses all)', '0')
@@ -150,6 +157,7 @@ export function registerTrainTokenizer(program: Command, output: () => Output): 
         '  $ maskgit train-tokenizer --out runs/emoji-32 --steps 1500 --until 500   # stop at step 500',
         '  $ maskgit train-tokenizer --out runs/emoji-32 --resume                   # ... and go on',
         '  $ maskgit train-tokenizer --out runs/mse --l1 0 --adversarial-weight 0   # L2 + commitment only',
+        '  $ maskgit train-tokenizer --out runs/dec --init runs/emoji-32/checkpoint --decoder-only --steps 2000 --lr 3e-4',
         '  $ maskgit --json train-tokenizer --out /tmp/t --config tiny --steps 20 --max-images 64',
       ].join('\n'),
     )
@@ -173,7 +181,12 @@ export function registerTrainTokenizer(program: Command, output: () => Output): 
         adversarialWeight: nonNegativeNumber('--adversarial-weight', flags.adversarialWeight),
         adversarialStart: integer('--adversarial-start', flags.adversarialStart, 0),
         discriminatorFilters: integer('--discriminator-filters', flags.discriminatorFilters),
+        decoderOnly: flags.decoderOnly,
       };
+      if (flags.init !== undefined && flags.resume) throw new ArgumentError('--init', 'starts a new run; --resume continues from the run\'s own checkpoint (leave out --init)');
+      if (flags.decoderOnly && flags.init === undefined && !flags.resume) {
+        throw new ArgumentError('--decoder-only', "needs --init DIR: the trained tokenizer whose decoder to train (its encoder and codebook stay fixed)");
+      }
       const runOptions = {
         out: flags.out,
         resume: !!flags.resume,
@@ -197,8 +210,9 @@ export function registerTrainTokenizer(program: Command, output: () => Output): 
       try {
         result = await runTokenizerTraining(engine, data, {
           ...runOptions,
-          // A resumed run keeps its architecture unless one is named (then it must match).
-          ...(!flags.resume || flags.config !== undefined || codebookSize !== undefined ? { config } : {}),
+          // A resumed or initialised run keeps its architecture unless one is named (then it must match).
+          ...((!flags.resume && flags.init === undefined) || flags.config !== undefined || codebookSize !== undefined ? { config } : {}),
+          ...(flags.init !== undefined && { init: flags.init }),
           training: given,
           classNames: dataset.classNames,
           onEvent: (e) => {

@@ -1,12 +1,12 @@
 import { ArgumentError, ShapeError } from '../../errors.js';
-import { parameter, type Variable } from '../../tensor/autograd.js';
+import { constant, parameter, type Variable } from '../../tensor/autograd.js';
 import type { Engine } from '../../tensor/engine.js';
 import { avgPool2x2, conv2d, groupNorm } from '../../tensor/grad/conv.js';
 import { vectorQuantize, type VectorQuantized } from '../../tensor/grad/vq.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { TokenizerConfig } from '../config.js';
 import { initialValues, seededUniform } from '../init.js';
-import { checkWeights, levelWidths, tokenizerParams } from '../weights.js';
+import { checkWeights, encoderParams, levelWidths, tokenizerParams } from '../weights.js';
 
 export const CODEBOOK_PARAM = 'tokenizer.quantizer.codebook';
 
@@ -27,28 +27,41 @@ export interface TokenizerForward extends VectorQuantized {
  * the conv epilogues, the shortcut on the block's conv output, swish fused into GroupNorm,
  * upsampling read by the conv): the forward values are the inference tokenizer's, bit for bit.
  * Every parameter but the codebook is a Variable for the optimizer; the codebook is a plain
- * f32 tensor learned by EMA (maskgit/train/codebook.ts).
+ * f32 tensor learned by EMA (maskgit/train/codebook.ts). With `frozenEncoder` the encoder's
+ * parameters are constants: nothing is recorded for its backward, and only the decoder trains.
  */
 export class TrainableTokenizer {
   readonly engine: Engine;
-  /** Trainable parameters (all but the codebook), by engine name, in tokenizerParams order. */
+  /** Trainable parameters (all but the codebook, and but the encoder when it is frozen), by engine name, in tokenizerParams order. */
   readonly params: Map<string, Variable>;
   /** [K, D] f32. */
   readonly codebook: Tensor;
+  /** Every parameter but the codebook, trainable or frozen. */
+  private readonly variables = new Map<string, Variable>();
 
   constructor(
     readonly config: TokenizerConfig,
     weights: ReadonlyMap<string, Tensor>,
+    options: { frozenEncoder?: boolean } = {},
   ) {
     checkWeights(weights, tokenizerParams(config));
+    const frozen = new Set(options.frozenEncoder ? encoderParams(config).map((spec) => spec.name) : []);
     this.params = new Map();
     for (const spec of tokenizerParams(config)) {
       const t = weights.get(spec.name)!;
       if (t.dtype !== 'f32') throw new ArgumentError('weights', `${spec.name} is ${t.dtype}; training runs in f32`);
-      if (spec.name !== CODEBOOK_PARAM) this.params.set(spec.name, parameter(t));
+      if (spec.name === CODEBOOK_PARAM) continue;
+      const v = frozen.has(spec.name) ? constant(t) : parameter(t);
+      this.variables.set(spec.name, v);
+      if (!frozen.has(spec.name)) this.params.set(spec.name, v);
     }
     this.codebook = weights.get(CODEBOOK_PARAM)!;
     this.engine = this.codebook.engine;
+  }
+
+  /** Whether the encoder (and so the tokens of an image) stays fixed. */
+  get frozenEncoder(): boolean {
+    return this.params.size < this.variables.size;
   }
 
   /** A freshly initialised tokenizer (initialValues: unit norms, zero biases, variance-1/fan_in kernels). */
@@ -62,12 +75,12 @@ export class TrainableTokenizer {
   /** Every parameter tensor by name, the codebook included (the names VQGANTokenizer.fromWeights reads). */
   weights(): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
-    for (const spec of tokenizerParams(this.config)) out.set(spec.name, spec.name === CODEBOOK_PARAM ? this.codebook : this.params.get(spec.name)!.value);
+    for (const spec of tokenizerParams(this.config)) out.set(spec.name, spec.name === CODEBOOK_PARAM ? this.codebook : this.variables.get(spec.name)!.value);
     return out;
   }
 
   private p(name: string): Variable {
-    const v = this.params.get(name);
+    const v = this.variables.get(name);
     if (!v) throw new ArgumentError('name', `no parameter ${name}`);
     return v;
   }
@@ -156,7 +169,7 @@ export class TrainableTokenizer {
   }
 
   dispose(): void {
-    for (const v of this.params.values()) {
+    for (const v of this.variables.values()) {
       v.zeroGrad();
       v.value.dispose();
     }

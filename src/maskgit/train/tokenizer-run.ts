@@ -8,7 +8,9 @@ import { exists, writeModelFolder } from '../../io/node-files.js';
 import { encodePNG } from '../../io/png.js';
 import { ArgumentError, CheckpointError } from '../../errors.js';
 import type { Engine } from '../../tensor/engine.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import type { TokenizerConfig } from '../config.js';
+import { DISCRIMINATOR_PREFIX } from './discriminator.js';
 import {
   TOKENIZER_PRESETS,
   TokenizerTrainer,
@@ -36,6 +38,12 @@ export interface TokenizerRunOptions {
   training?: Partial<TokenizerTrainingOptions>;
   /** Continue the run in `out` from its checkpoint. */
   resume?: boolean;
+  /**
+   * A new run starts from this trained tokenizer instead of random weights: a model folder
+   * holding a tokenizer, or a train-tokenizer checkpoint/ (whose discriminator is taken too).
+   * Its architecture is the run's (`config`, when given, must match).
+   */
+  init?: string;
   /** Stop after this step (a checkpoint is written there); default the schedule's end. */
   until?: number;
   logEvery?: number;
@@ -51,7 +59,21 @@ export interface TokenizerRunOptions {
 }
 
 export type TrainEvent =
-  | { type: 'start'; step: number; steps: number; until: number; resumed: boolean; parameters: number; trainImages: number; heldOutImages: number }
+  | {
+      type: 'start';
+      step: number;
+      steps: number;
+      until: number;
+      resumed: boolean;
+      parameters: number;
+      /** Parameters the optimizer updates (all but the codebook; the decoder's alone when decoderOnly). */
+      trainedParameters: number;
+      decoderOnly: boolean;
+      /** Where the weights of a run that did not start from random ones came from. */
+      initializedFrom: string | null;
+      trainImages: number;
+      heldOutImages: number;
+    }
   | {
       type: 'log';
       step: number;
@@ -85,8 +107,10 @@ async function openRun(engine: Engine, data: TrainingData, options: TokenizerRun
   const saved = await exists(join(dir, TRAINING_RECORD_FILE));
   if (!options.resume) {
     if (saved) throw new ArgumentError('--out', `${options.out} already holds a training run (${RUN_FILES.checkpoint}/); pass --resume to continue it, or choose another folder`);
+    if (options.init !== undefined) return { trainer: await startFrom(engine, data, options.init, options), resumed: false };
     return { trainer: TokenizerTrainer.create(engine, data, options.config ?? TOKENIZER_PRESETS.small!, options.training), resumed: false };
   }
+  if (options.init !== undefined) throw new ArgumentError('--init', `starts a new run; ${options.out} is resumed from its own checkpoint (leave out --init)`);
   if (!saved) throw new ArgumentError('--resume', `${options.out} holds no checkpoint to resume (${join(RUN_FILES.checkpoint, TRAINING_RECORD_FILE)} is missing)`);
   let record: TrainingRecordFile;
   try {
@@ -106,6 +130,28 @@ async function openRun(engine: Engine, data: TrainingData, options: TokenizerRun
     return { trainer: TokenizerTrainer.restore(data, weights, state, record, options.training), resumed: true };
   } finally {
     for (const t of state.values()) t.dispose(); // restore() copied them (recorded before any later reuse)
+  }
+}
+
+/** A new run from the trained tokenizer in `dir` (and its discriminator, when `dir` is a checkpoint that has one). */
+async function startFrom(engine: Engine, data: TrainingData, dir: string, options: TokenizerRunOptions): Promise<TokenizerTrainer> {
+  const { config, weights } = await loadModelWeights(engine, dir, { dtype: 'f32', parts: ['tokenizer'] });
+  const state = new Map<string, Tensor>();
+  try {
+    if (options.config && JSON.stringify(options.config) !== JSON.stringify(config.tokenizer)) {
+      throw new ArgumentError('--config', `${dir} holds a tokenizer of ${JSON.stringify(config.tokenizer)}; leave out --config and --codebook-size to take its architecture`);
+    }
+    const statePath = join(dir, TRAINING_STATE_FILE);
+    if (await exists(statePath)) {
+      const { tensors } = await loadSafetensors(engine, statePath, { dtype: 'f32' });
+      for (const [name, t] of tensors) {
+        if (name.startsWith(`${DISCRIMINATOR_PREFIX}.`)) state.set(name, t);
+        else t.dispose();
+      }
+    }
+    return TokenizerTrainer.create(engine, data, config.tokenizer, options.training, { weights, ...(state.size > 0 && { discriminator: state }), from: dir });
+  } finally {
+    for (const t of [...weights.values(), ...state.values()]) t.dispose(); // create() copied them
   }
 }
 
@@ -129,7 +175,9 @@ export async function runTokenizerTraining(engine: Engine, data: TrainingData, o
   if (!Number.isInteger(until) || until < 0) throw new ArgumentError('--until', `must be a step number >= 0, got ${options.until}`);
   const trainingDir = join(options.out, RUN_FILES.training);
   const parameters = [...trainer.model.weights().values()].reduce((n, t) => n + t.size, 0);
-  emit({ type: 'start', step: trainer.step, steps, until, resumed, parameters, trainImages: data.train.count, heldOutImages: data.heldOut.count });
+  const trainedParameters = [...trainer.model.params.values()].reduce((n, v) => n + v.value.size, 0);
+  const initializedFrom = trainer.initializedFrom;
+  emit({ type: 'start', step: trainer.step, steps, until, resumed, parameters, trainedParameters, decoderOnly: trainer.options.decoderOnly, initializedFrom, trainImages: data.train.count, heldOutImages: data.heldOut.count });
 
   const config = (dtype: 'f32' | 'f16') => tokenizerOnlyConfig(trainer.config, { imageSize: data.train.size, dtype, ...(options.classNames && { classNames: options.classNames }) });
   const writeArtefacts = async () => {

@@ -11,6 +11,7 @@ import { f32ArrayToF16 } from '../../tensor/half.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { MaskGITConfig, TokenizerConfig } from '../config.js';
 import { VQGANTokenizer } from '../tokenizer.js';
+import { checkWeights, tokenizerParams } from '../weights.js';
 import { EmaCodebook } from './codebook.js';
 import { DISCRIMINATOR_PREFIX, PatchDiscriminator } from './discriminator.js';
 import { imageSlice, TrainingStream, type ImageSet } from './data.js';
@@ -62,6 +63,12 @@ export interface TokenizerTrainingOptions {
   emaDecay: number;
   /** Steps a code may go unused before it restarts at a random encoder output of the batch (0: never). */
   deadCodePatience: number;
+  /**
+   * Train the decoder alone: the encoder and the codebook stay as they were initialised (no
+   * gradient, no EMA update, no restarts), so every image keeps its tokens and a transformer
+   * trained on them stays valid. Needs the weights of a trained tokenizer to start from.
+   */
+  decoderOnly: boolean;
   /** Augmentation: random left-right flips. */
   flip: boolean;
   /** Augmentation: random shifts of up to this many pixels (white fill). */
@@ -87,6 +94,7 @@ export const DEFAULT_TRAINING_OPTIONS: TokenizerTrainingOptions = {
   discriminatorFilters: 32,
   emaDecay: 0.99,
   deadCodePatience: 100,
+  decoderOnly: false,
   flip: true,
   maxShift: 2,
   seed: 0,
@@ -132,6 +140,8 @@ export interface TrainingRecordFile {
   data: { train: number; heldOut: number };
   history: TrainingHistory;
   evals: EvalRecord[];
+  /** Where a run that did not start from random weights took them (TokenizerInitialWeights.from). */
+  initializedFrom?: string;
   /** Wall time spent in training steps so far (evaluations and writes excluded). */
   trainSeconds: number;
   /** Wall time of the whole run so far, evaluations and checkpoints included. */
@@ -159,6 +169,16 @@ export function validateTrainingOptions(o: TokenizerTrainingOptions): void {
   if (!(o.l1Weight + o.l2Weight > 0)) throw new ArgumentError('l1Weight', 'the L1 and L2 weights are both 0: give at least one reconstruction loss a positive weight');
   for (const name of ['beta1', 'beta2', 'emaDecay'] as const) if (!(o[name] >= 0 && o[name] < 1)) throw new ArgumentError(name, `must be in [0, 1), got ${o[name]}`);
   for (const name of ['warmupSteps', 'deadCodePatience', 'maxShift', 'seed', 'adversarialStart'] as const) if (!Number.isInteger(o[name])) throw new ArgumentError(name, `must be an integer, got ${o[name]}`);
+}
+
+/** Weights a new run starts from instead of random ones (e.g. to fine-tune a trained tokenizer's decoder). */
+export interface TokenizerInitialWeights {
+  /** Every tokenizer parameter by engine name, f32 (copied: the caller keeps them). */
+  weights: ReadonlyMap<string, Tensor>;
+  /** The patch discriminator's weights by name (a train-tokenizer checkpoint's state), when the run has one. */
+  discriminator?: ReadonlyMap<string, Tensor>;
+  /** Where they come from, for the run's record (a folder name). */
+  from: string;
 }
 
 /** The images a run trains on and evaluates with. */
@@ -230,6 +250,7 @@ export class TokenizerTrainer {
   readonly evals: EvalRecord[];
   trainSeconds: number;
   wallSeconds: number;
+  readonly initializedFrom: string | null;
   private logBuffer: Tensor;
   private logged: number[] = [];
   private inference: VQGANTokenizer | null = null;
@@ -238,7 +259,8 @@ export class TokenizerTrainer {
     readonly data: TrainingData,
     readonly options: TokenizerTrainingOptions,
     model: TrainableTokenizer,
-    record?: Pick<TrainingRecordFile, 'history' | 'evals' | 'trainSeconds' | 'wallSeconds'>,
+    record?: Pick<TrainingRecordFile, 'history' | 'evals' | 'trainSeconds' | 'wallSeconds' | 'initializedFrom'>,
+    initializedFrom?: string,
   ) {
     validateTrainingOptions(options);
     this.model = model;
@@ -265,14 +287,39 @@ export class TokenizerTrainer {
     this.evals = record ? structuredClone(record.evals) : [];
     this.trainSeconds = record?.trainSeconds ?? 0;
     this.wallSeconds = record?.wallSeconds ?? 0;
+    this.initializedFrom = record?.initializedFrom ?? initializedFrom ?? null;
     this.logBuffer = this.engine.keep(this.engine.zeros([LOGGED.length * 64]));
   }
 
-  /** A new run from freshly initialised weights. */
-  static create(engine: Engine, data: TrainingData, config: TokenizerConfig, options: Partial<TokenizerTrainingOptions> = {}): TokenizerTrainer {
+  /**
+   * A new run from freshly initialised weights, or from `initial` (a trained tokenizer's weights,
+   * copied; its discriminator too when given and the run has one). `decoderOnly` needs `initial`.
+   */
+  static create(
+    engine: Engine,
+    data: TrainingData,
+    config: TokenizerConfig,
+    options: Partial<TokenizerTrainingOptions> = {},
+    initial?: TokenizerInitialWeights,
+  ): TokenizerTrainer {
     const o = { ...DEFAULT_TRAINING_OPTIONS, ...options };
     validateTrainingOptions(o);
-    return new TokenizerTrainer(data, o, TrainableTokenizer.initialize(engine, config, o.seed));
+    if (!initial) {
+      if (o.decoderOnly) throw new ArgumentError('decoderOnly', "trains the decoder of a trained tokenizer: give the tokenizer's weights to start from (--init DIR); a random encoder and codebook would stay random");
+      return new TokenizerTrainer(data, o, TrainableTokenizer.initialize(engine, config, o.seed));
+    }
+    checkWeights(initial.weights, tokenizerParams(config));
+    const copies = new Map<string, Tensor>();
+    for (const spec of tokenizerParams(config)) {
+      const src = initial.weights.get(spec.name)!;
+      if (src.dtype !== 'f32') throw new ArgumentError('weights', `${spec.name} is ${src.dtype}; training runs in f32 (load the weights with dtype 'f32')`);
+      const copy = engine.keep(engine.zeros(spec.shape));
+      engine.copy(src, 0, copy, 0, copy.byteLength);
+      copies.set(spec.name, copy);
+    }
+    const trainer = new TokenizerTrainer(data, o, new TrainableTokenizer(config, copies, { frozenEncoder: o.decoderOnly }), undefined, initial.from);
+    if (trainer.discriminator && initial.discriminator) trainer.loadDiscriminator(initial.discriminator);
+    return trainer;
   }
 
   /**
@@ -301,7 +348,7 @@ export class TokenizerTrainer {
     }
     const o = { ...saved, ...(options.steps !== undefined && { steps: options.steps }) };
     if (o.steps < record.step) throw new ArgumentError('steps', `the checkpoint is at step ${record.step}, past ${o.steps}`);
-    const trainer = new TokenizerTrainer(data, o, new TrainableTokenizer(record.tokenizer, weights), record);
+    const trainer = new TokenizerTrainer(data, o, new TrainableTokenizer(record.tokenizer, weights, { frozenEncoder: o.decoderOnly }), record);
     trainer.optimizer.loadState(state, record.step);
     trainer.codebook.loadState(state, CODEBOOK_PARAM);
     const d = trainer.discriminator;
@@ -309,15 +356,20 @@ export class TokenizerTrainer {
       const adversarialSteps = Math.max(0, record.step - o.adversarialStart);
       // Before its start the discriminator is untouched: a checkpoint may not hold it yet.
       if (adversarialSteps > 0 || state.has(`${DISCRIMINATOR_PREFIX}.conv_0.weight`)) {
-        for (const [name, v] of d.model.params) {
-          const src = state.get(name);
-          if (!src || src.size !== v.value.size) throw new ArgumentError('state', `no ${name} of ${v.value.size} values in the checkpoint`);
-          trainer.engine.copy(src, 0, v.value, 0, v.value.byteLength);
-        }
+        trainer.loadDiscriminator(state);
         d.optimizer.loadState(state, adversarialSteps);
       }
     }
     return trainer;
+  }
+
+  /** Copies the discriminator's weights from `state` (names as in stateBytes()). */
+  private loadDiscriminator(state: ReadonlyMap<string, Tensor>): void {
+    for (const [name, v] of this.discriminator!.model.params) {
+      const src = state.get(name);
+      if (!src || src.size !== v.value.size) throw new ArgumentError('state', `no ${name} of ${v.value.size} values in the checkpoint (a discriminator of other filters?)`);
+      this.engine.copy(src, 0, v.value, 0, v.value.byteLength);
+    }
   }
 
   get config(): TokenizerConfig {
@@ -359,8 +411,9 @@ export class TokenizerTrainer {
     const log = (what: (typeof LOGGED)[number], value: Tensor) => e.copy(value, 0, this.logBuffer, (slot + LOGGED.indexOf(what)) * 4, 4);
     e.tidy(() => {
       const pixels = e.tensor(batch, [B, S, S, 3]);
+      const learnsCodebook = !this.options.decoderOnly;
       // The first step seeds every code from the first batch's encoder outputs.
-      const out = this.model.forward(constant(pixels), this.options.commitment, step === 0 ? (z) => this.codebook.reseed(z, step) : undefined);
+      const out = this.model.forward(constant(pixels), this.options.commitment, step === 0 && learnsCodebook ? (z) => this.codebook.reseed(z, step) : undefined);
       if (!this.adversarialAt(step)) {
         const rec = this.reconstructionLoss(out.reconstruction, pixels);
         const loss = add(rec.loss, out.commitment);
@@ -369,14 +422,14 @@ export class TokenizerTrainer {
         log('commitment', out.commitment.value);
         for (const what of ['adversarial', 'discriminator', 'adaptiveWeight'] as const) e.clear(this.logBuffer, (slot + LOGGED.indexOf(what)) * 4, 4);
         // The codebook learns from this batch's assignments (no gradient reaches it).
-        this.codebook.update(out.latents.value, out.tokens, step);
+        if (learnsCodebook) this.codebook.update(out.latents.value, out.tokens, step);
         backward(loss);
         this.optimizer.update();
         return;
       }
       const gradient = this.generatorGradient(out.reconstruction.value, out.decoderFeatures.value, pixels, log);
       log('commitment', out.commitment.value);
-      this.codebook.update(out.latents.value, out.tokens, step);
+      if (learnsCodebook) this.codebook.update(out.latents.value, out.tokens, step);
       this.trainDiscriminator(pixels, out.reconstruction.value, log);
       // One backward through the tokenizer: the commitment loss, and at the reconstruction the
       // precomputed gradient of the reconstruction and weighted adversarial losses.
@@ -550,6 +603,7 @@ export class TokenizerTrainer {
       data: { train: this.data.train.count, heldOut: this.data.heldOut.count },
       history: structuredClone(this.history),
       evals: structuredClone(this.evals),
+      ...(this.initializedFrom !== null && { initializedFrom: this.initializedFrom }),
       trainSeconds: this.trainSeconds,
       wallSeconds: this.wallSeconds,
     };
