@@ -1,12 +1,17 @@
-// One AdamW step for one parameter tensor, with global-norm gradient clipping:
+// AdamW over n parameter values (one tensor, or every parameter gathered into one flat buffer),
+// with global-norm gradient clipping:
 //   g' = g * min(1, max_norm / ||all grads||)     (||.|| from sumsq[0]; max_norm 0 = no clipping)
 //   m = b1 m + (1 - b1) g';  v = b2 v + (1 - b2) g'^2
 //   p -= lr * ((m / bc1) / (sqrt(v / bc2) + eps) + wd * p)     (bc = 1 - b^t)
-// The clip factor is computed from a GPU value, so a training step needs no readback.
+// The moments are read at base + i of the optimizer's flat buffers; values i < decay_end get the
+// weight decay (the optimizer puts the parameters that decay first). The clip factor is computed
+// from a GPU value, so a training step needs no readback.
 // Defines: WG.
 
 struct Params {
   n: u32,
+  base: u32,
+  decay_end: u32,
   lr: f32,
   beta1: f32,
   beta2: f32,
@@ -36,10 +41,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     clip = p.max_norm / norm;
   }
   let g = grad[i] * clip;
-  let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
-  let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
-  m[i] = mi;
-  v[i] = vi;
+  let j = p.base + i;
+  let mi = p.beta1 * m[j] + (1.0 - p.beta1) * g;
+  let vi = p.beta2 * v[j] + (1.0 - p.beta2) * g * g;
+  m[j] = mi;
+  v[j] = vi;
   let update = (mi / p.bias_correction1) / (sqrt(vi / p.bias_correction2) + p.eps);
-  param[i] = param[i] - p.lr * (update + p.weight_decay * param[i]);
+  let wd = select(0.0, p.weight_decay, i < p.decay_end);
+  param[i] = param[i] - p.lr * (update + wd * param[i]);
 }

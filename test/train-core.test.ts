@@ -56,37 +56,60 @@ function hostAdamW(p: Float64Array[], g: Float64Array[], m: Float64Array[], v: F
 }
 
 describe('AdamW', () => {
-  it('matches a host implementation over several steps, with clipping and decoupled decay', async () => {
-    const engine = await getEngine();
-    const shapes = [[7, 5], [5], [3000]];
-    const names = ['layer.weight', 'layer.bias', 'big.weight'];
-    const init = shapes.map((s, k) => uniform(s.reduce((a, b) => a * b, 1), 40 + k));
-    const vars = new Map<string, Variable>(names.map((n, k) => [n, parameter(engine.keep(engine.tensor(init[k]!, shapes[k]!)))]));
-    const lr = warmupCosine({ peak: 1e-2, warmup: 2, total: 6 });
-    const opt = new AdamW(vars, { learningRate: lr, beta1: 0.9, beta2: 0.96, weightDecay: 0.045, maxGradNorm: 0.5, decays: (n) => n.endsWith('.weight') });
-    const p = init.map((x) => Float64Array.from(x));
-    const m = init.map((x) => new Float64Array(x.length));
-    const v = init.map((x) => new Float64Array(x.length));
-    for (let step = 1; step <= 5; step++) {
-      // Gradients of sum(c * p^2): 2 c p, with c different per step.
-      const c = 0.3 * step;
-      const gs = p.map((x) => Float64Array.from(x, (y) => 2 * c * y));
-      for (const [k, name] of names.entries()) {
-        const x = vars.get(name)!;
-        const loss = grad.sum(grad.reshape(grad.mul(grad.mul(x, x), constant(engine.tensor([c], [1]))), [1, x.value.size]));
-        backward(loss);
-        void k;
+  // Fused: one dispatch over flat buffers; per parameter: the path taken when some parameter has no gradient.
+  for (const fused of [true, false]) {
+    it(`matches a host implementation over several steps, with clipping, decoupled decay and a step without one gradient (${fused ? 'fused' : 'per parameter'})`, async () => {
+      const engine = await getEngine();
+      // Decaying and non-decaying parameters interleaved (the fused layout puts the decaying ones first).
+      const shapes = [[7, 5], [5], [3000], [1]];
+      const names = ['layer.weight', 'layer.bias', 'big.weight', 'gain.bias'];
+      const init = shapes.map((s, k) => uniform(s.reduce((a, b) => a * b, 1), 40 + k));
+      const vars = new Map<string, Variable>(names.map((n, k) => [n, parameter(engine.keep(engine.tensor(init[k]!, shapes[k]!)))]));
+      const lr = warmupCosine({ peak: 1e-2, warmup: 2, total: 7 });
+      const options = { learningRate: lr, beta1: 0.9, beta2: 0.96, weightDecay: 0.045, maxGradNorm: 0.5, decays: (n: string) => n.endsWith('.weight'), fused };
+      const opt = new AdamW(vars, options);
+      const p = init.map((x) => Float64Array.from(x));
+      const m = init.map((x) => new Float64Array(x.length));
+      const v = init.map((x) => new Float64Array(x.length));
+      const wd = [0.045, 0, 0.045, 0];
+      for (let step = 1; step <= 6; step++) {
+        // Gradients of sum(c * p^2): 2 c p, with c different per step; at steps 3 and 5 'layer.bias' gets none.
+        const c = 0.3 * step;
+        const skipped = step === 3 || step === 5 ? 1 : -1;
+        const gs = p.map((x) => Float64Array.from(x, (y) => 2 * c * y));
+        for (const [k, name] of names.entries()) {
+          if (k === skipped) continue;
+          const x = vars.get(name)!;
+          backward(grad.sum(grad.reshape(grad.mul(grad.mul(x, x), constant(engine.tensor([c], [1]))), [1, x.value.size])));
+        }
+        opt.update();
+        const kept = names.map((_, k) => k).filter((k) => k !== skipped);
+        const pick = <T,>(xs: T[]) => kept.map((k) => xs[k]!);
+        hostAdamW(pick(p), pick(gs), pick(m), pick(v), step, { lr: lr(step - 1), b1: 0.9, b2: 0.96, eps: 1e-8, wd: pick(wd), maxNorm: 0.5 });
       }
-      opt.update();
-      hostAdamW(p, gs, m, v, step, { lr: lr(step - 1), b1: 0.9, b2: 0.96, eps: 1e-8, wd: [0.045, 0, 0.045], maxNorm: 0.5 });
-    }
-    for (const [k, name] of names.entries()) {
-      expectClose(await vars.get(name)!.value.read(), Float32Array.from(p[k]!), { atol: 2e-6, rtol: 1e-5 }, name);
-      expect(vars.get(name)!.grad).toBeNull();
-    }
-    expect(opt.step).toBe(5);
-    expect(opt.state().size).toBe(6);
-  });
+      for (const [k, name] of names.entries()) {
+        expectClose(await vars.get(name)!.value.read(), Float32Array.from(p[k]!), { atol: 2e-6, rtol: 1e-5 }, name);
+        expect(vars.get(name)!.grad).toBeNull();
+      }
+      expect(opt.step).toBe(6);
+      // The moments per parameter, as checkpoints hold them; a new optimizer restored from them continues identically.
+      const state = opt.state();
+      expect([...state.keys()].sort()).toEqual(names.flatMap((n) => [`${n}.adam_m`, `${n}.adam_v`]).sort());
+      for (const [k, name] of names.entries()) expectClose(await state.get(`${name}.adam_v`)!.read(), Float32Array.from(v[k]!), { atol: 1e-7, rtol: 1e-5 }, `${name}.adam_v`);
+      const twin = new Map<string, Variable>(names.map((n, k) => [n, parameter(engine.keep(engine.zeros(shapes[k]!)))]));
+      for (const [name, x] of vars) engine.copy(x.value, 0, twin.get(name)!.value, 0, x.value.byteLength);
+      const restored = new AdamW(twin, options);
+      restored.loadState(state, opt.step);
+      for (const t of state.values()) t.dispose();
+      for (const [o, vs] of [[opt, vars], [restored, twin]] as const) {
+        for (const x of vs.values()) backward(grad.sum(grad.reshape(grad.mul(x, x), [1, x.value.size])));
+        o.update();
+      }
+      for (const name of names) expect([...(await twin.get(name)!.value.read())], name).toEqual([...(await vars.get(name)!.value.read())]);
+      opt.dispose();
+      restored.dispose();
+    });
+  }
 
   it('warms up linearly then decays along a cosine', () => {
     const lr = warmupCosine({ peak: 1, warmup: 10, total: 110, final: 0.1 });

@@ -3,13 +3,15 @@
 // src/tensor/ops/conv-grad.ts), all three alternating in one run: the conv2d forward of
 // training, weight gradient (Conv2DBackpropFilter) and input gradient (Conv2DBackpropInput)
 // at the 32 px emoji tokenizer's shapes (batch 32), GroupNorm + swish backward (tf.grads of
-// the composed op); then one whole training step of the `small` tokenizer (examples/s), auto
-// against direct.
+// the composed op), one AdamW update of the small tokenizer's and the small transformer's
+// parameters (fused against a dispatch per parameter); then one whole training step of the
+// `small` tokenizer (examples/s), auto against direct.
 import type * as tfc from '@tensorflow/tfjs-core';
-import { AdamW, backward, constant, grad, ops, type Tensor } from '../../src/node.js';
+import { AdamW, backward, constant, grad, initTrainingWeights, ops, parameter, type Tensor } from '../../src/node.js';
 import { convGradDefaults } from '../../src/tensor/ops/conv-grad.js';
 import { EmaCodebook } from '../../src/maskgit/train/codebook.js';
 import { TOKENIZER_PRESETS } from '../../src/maskgit/train/tokenizer-run.js';
+import { conditionalConfig, TRANSFORMER_PRESETS } from '../../src/maskgit/train/transformer-run.js';
 import { TrainableTokenizer } from '../../src/maskgit/train/tokenizer-model.js';
 import { gflops, gpuRunner, rowTiming, timeRunners, values, type BenchContext, type BenchGroup, type Timed } from '../harness.js';
 import { TFJS_AS_RUNNER_1, tfjsPeer, type TfjsPeer } from '../peers/tfjs.js';
@@ -134,6 +136,46 @@ async function groupNormRow(ctx: BenchContext, peer: TfjsPeer): Promise<void> {
   tf.dispose([tx, tdy, ts, tb]);
 }
 
+/**
+ * One AdamW update of a whole model's parameters (gradients given), the fused update (one
+ * dispatch over flat buffers) against a dispatch per parameter (the optimizer before it), alternating.
+ */
+async function optimizerRows(ctx: BenchContext): Promise<void> {
+  const { engine, options } = ctx;
+  const models: [string, Map<string, Tensor>][] = [];
+  const tokenizer = TrainableTokenizer.initialize(engine, { ...TOKENIZER_PRESETS.small!, codebookSize: 1024 }, 1);
+  models.push(['small tokenizer', tokenizer.weights()]);
+  const transformer = conditionalConfig(TOKENIZER_PRESETS.small!, 32, TRANSFORMER_PRESETS.small!, Array.from({ length: 9 }, (_, i) => `class ${i}`)).transformer;
+  models.push(['small transformer', initTrainingWeights(engine, transformer, 1)]);
+  for (const [label, weights] of models) {
+    // Each way its own copy of the parameters, so both update the same values from the same moments.
+    const copies = (fused: boolean) => {
+      const params = new Map([...weights].filter(([name]) => !name.endsWith('codebook')).map(([name, t]) => {
+        const copy = engine.keep(engine.zeros(t.shape));
+        engine.copy(t, 0, copy, 0, t.byteLength);
+        return [name, parameter(copy)] as const;
+      }));
+      return { params, optimizer: new AdamW(params, { learningRate: 1e-4, weightDecay: 0.01, fused }) };
+    };
+    const ways = [copies(true), copies(false)];
+    const step = (way: (typeof ways)[number]) => async () => {
+      // Zero gradients: the update does all its work whatever their values.
+      for (const v of way.params.values()) v.grad = engine.zeros(v.shape);
+      way.optimizer.update();
+      await engine.sync();
+    };
+    const timed = await timeRunners(ctx, ways.map(step), { runs: options.runs, warmup: options.warmup });
+    const values = [...ways[0]!.params.values()].reduce((n, v) => n + v.value.size, 0);
+    ctx.emit({ kernel: 'adamw_update', shape: `${label}: ${ways[0]!.params.size} tensors, ${(values / 1e6).toFixed(2)}M values`, gflops: null, ...rowTiming(timed, 0, { name: 'ours: a dispatch per parameter', index: 1 }) });
+    for (const way of ways) {
+      way.optimizer.dispose();
+      for (const v of way.params.values()) v.value.dispose();
+    }
+  }
+  tokenizer.dispose();
+  for (const t of models[1]![1].values()) t.dispose();
+}
+
 async function trainingStepRow(ctx: BenchContext): Promise<void> {
   const { engine, options } = ctx;
   const config = TOKENIZER_PRESETS.small!;
@@ -186,11 +228,12 @@ async function trainingStepRow(ctx: BenchContext): Promise<void> {
 
 export const trainGroup: BenchGroup = {
   name: 'train',
-  description: 'VQ tokenizer training: conv2d forward and weight/input gradients (vs tfjs and our direct kernels), GroupNorm backward, a whole training step',
+  description: 'VQ tokenizer training: conv2d forward and weight/input gradients (vs tfjs and our direct kernels), GroupNorm backward, AdamW fused vs per parameter, a whole training step',
   async run(ctx) {
     const peer = await tfjsPeer(ctx.engine);
     await convGradRows(ctx, peer);
     await groupNormRow(ctx, peer);
+    await optimizerRows(ctx);
     await trainingStepRow(ctx);
   },
 };

@@ -55,7 +55,10 @@ async function modelTensors(trainer: MVTMTrainer, tokenizer: ReadonlyMap<string,
 /** Writes the trainer's state (f32 weights of both parts, moments, position) as one atomic model folder. */
 export async function saveCheckpoint(dir: string, trainer: MVTMTrainer, tokenizer: ReadonlyMap<string, Tensor>, extra?: Record<string, unknown>): Promise<void> {
   const moments: TensorBytes[] = [];
-  for (const [name, t] of trainer.optimizer.state()) moments.push(await tensorBytes(name, t));
+  for (const [name, t] of trainer.optimizer.state()) {
+    moments.push(await tensorBytes(name, t));
+    t.dispose();
+  }
   const state: TrainingState = {
     format: 'maskgit-training-state',
     version: 1,

@@ -619,11 +619,18 @@ export class TokenizerTrainer {
   /** Optimizer moments, codebook statistics and the discriminator (weights and moments) as safetensors entries. */
   async stateBytes(): Promise<TensorBytes[]> {
     const out: TensorBytes[] = [];
-    for (const [name, t] of this.optimizer.state()) out.push(await tensorBytes(name, t));
+    // The optimizers' moments are copies for the checkpoint: freed once read.
+    const moments = async (optimizer: AdamW) => {
+      for (const [name, t] of optimizer.state()) {
+        out.push(await tensorBytes(name, t));
+        t.dispose();
+      }
+    };
+    await moments(this.optimizer);
     for (const [name, t] of this.codebook.state(CODEBOOK_PARAM)) out.push(await tensorBytes(name, t));
     if (this.discriminator) {
       for (const [name, t] of this.discriminator.model.weights()) out.push(await tensorBytes(name, t));
-      for (const [name, t] of this.discriminator.optimizer.state()) out.push(await tensorBytes(name, t));
+      await moments(this.discriminator.optimizer);
     }
     return out;
   }
