@@ -3,16 +3,16 @@
 // xhat = (x - mean) * rstd and g = dL/dy (times swish'(y) = s(y) (1 + y (1 - s(y))) when SWISH):
 //   dscale[c] = sum over b, pixels of g * xhat      dbias[c] = sum of g
 //   dx = rstd * (g * scale - mean_group(g * scale) - xhat * mean_group(g * scale * xhat))
-// Four passes selected by PASS:
+// Three passes (every dispatch costs a thread-pool round on CPU adapters, so few and all parallel):
 // - PARTIAL: grid (chunks, B), lanes over channel vectors; per chunk of pixels and channel the
 //   sums of g and g * xhat -> partial [B, chunks, 2, C].
-// - CHANNEL: grid (ceil(C / WG)), lane per channel; sums over chunks -> chan [B, 2, C], and
-//   over the batch too -> dbias, dscale.
-// - GROUP: grid (B), lanes over groups; mean over the group of scale * chan -> gm [B, G] (m1, m2).
+// - REDUCE: grid (B + 1). Workgroup b < B: lanes over channels sum image b's chunks -> chan
+//   [B, 2, C], then lanes over groups the mean of scale * chan over each group -> gm [B, G]
+//   (m1, m2). Workgroup B: lanes over channels sum every image's chunks -> dbias, dscale.
 // - APPLY: grid (chunks, B); dx.
 // The pre-swish value y is recomputed from x as the forward computes it. Accumulation in f32.
-// Defines: T (storage type), VEC (4 channels per lane), WG, SWISH, IS_PARTIAL / IS_CHANNEL /
-// IS_GROUP / IS_APPLY, COEFS (PARTIAL or APPLY).
+// Defines: T (storage type), VEC (4 channels per lane), WG, SWISH, IS_PARTIAL / IS_REDUCE /
+// IS_APPLY, COEFS (PARTIAL or APPLY).
 
 #if ${VEC}
 alias XV = vec4<${T}>;
@@ -122,46 +122,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 #endif
 
-#if ${IS_CHANNEL}
+#if ${IS_REDUCE}
 @group(0) @binding(1) var<storage, read> partial: array<f32>;  // [B, chunks, 2, C]
-@group(0) @binding(2) var<storage, read_write> chan: array<f32>;  // [B, 2, C]
-@group(0) @binding(3) var<storage, read_write> dscale: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dbias: array<f32>;
+@group(0) @binding(2) var<storage, read> scale: array<${T}>;
+@group(0) @binding(3) var<storage, read_write> chan: array<f32>;  // [B, 2, C]
+@group(0) @binding(4) var<storage, read_write> gm: array<vec2<f32>>;  // [B, G]
+@group(0) @binding(5) var<storage, read_write> dscale: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dbias: array<f32>;
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let c = gid.x;
-  if (c >= p.c) {
-    return;
-  }
-  var total1 = 0.0;
-  var total2 = 0.0;
-  for (var b = 0u; b < p.batch; b++) {
-    var s1 = 0.0;
-    var s2 = 0.0;
+// The sums over chunks of images first..last-1 for channel c.
+fn chunk_sums(first: u32, last: u32, c: u32) -> vec2<f32> {
+  var s = vec2<f32>(0.0);
+  for (var b = first; b < last; b++) {
     for (var k = 0u; k < p.chunks; k++) {
       let at = ((b * p.chunks + k) * 2u) * p.c + c;
-      s1 += partial[at];
-      s2 += partial[at + p.c];
+      s += vec2<f32>(partial[at], partial[at + p.c]);
     }
-    chan[(b * 2u) * p.c + c] = s1;
-    chan[(b * 2u + 1u) * p.c + c] = s2;
-    total1 += s1;
-    total2 += s2;
   }
-  dbias[c] = total1;
-  dscale[c] = total2;
+  return s;
 }
-#endif
-
-#if ${IS_GROUP}
-@group(0) @binding(1) var<storage, read> chan: array<f32>;  // [B, 2, C]
-@group(0) @binding(2) var<storage, read> scale: array<${T}>;
-@group(0) @binding(3) var<storage, read_write> gm: array<vec2<f32>>;  // [B, G]
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let b = wid.x;
+  let b = wid.x;  // uniform per workgroup
+  if (b == p.batch) {
+    for (var c = lid.x; c < p.c; c += ${WG}u) {
+      let s = chunk_sums(0u, p.batch, c);
+      dbias[c] = s.x;
+      dscale[c] = s.y;
+    }
+    return;
+  }
+  for (var c = lid.x; c < p.c; c += ${WG}u) {
+    let s = chunk_sums(b, b + 1u, c);
+    chan[(b * 2u) * p.c + c] = s.x;
+    chan[(b * 2u + 1u) * p.c + c] = s.y;
+  }
+  // This workgroup's chan writes are visible to all its invocations past the barrier.
+  storageBarrier();
   let count = f32(p.pixels) * f32(p.group_size);
   for (var g = lid.x; g < p.groups; g += ${WG}u) {
     var m1 = 0.0;

@@ -5,6 +5,7 @@
 import type * as tfc from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { createEngine, grad, ops, parameter, ShapeError, type Engine, type Variable } from '../src/node.js';
+import { workgroupLayout } from '../src/tensor/ops/layout.js';
 import { matmulView } from '../src/tensor/ops/matmul.js';
 import { expectClose } from './helpers/compare.js';
 import { getEngine } from './helpers/engine.js';
@@ -177,13 +178,16 @@ describe('conv2d training paths: GEMM over padded windows and direct kernels agr
       const bias = c.bias ? extras[0] : undefined;
       const residual = c.residual ? extras[c.bias ? 1 : 0] : undefined;
       const dy = engine.tensor(dyv, outShape);
-      for (const method of ['gemm', 'direct'] as const) {
+      // The GEMM paths with their padding in both workgroup layouts, and the direct kernels.
+      for (const [method, layout] of [['gemm', 'gpu'], ['gemm', 'cpu'], ['direct', 'auto']] as const) {
+        workgroupLayout.mode = layout;
         const y = ops.conv2dForTraining(x, w, { ...(bias && { bias }), ...(residual && { residual }), upsample: !!c.upsample, method: c.k === 1 && c.upsample ? 'direct' : method });
         expect(y.shape).toEqual(outShape);
         // Sums of up to 9 * Cin products of O(1) values in another order than tfjs.
-        expectClose(await y.read(), ref.y, { atol: 1e-4, rtol: 1e-4 }, `${method} forward`);
-        expectClose(await ops.conv2dFilterGrad(x, dy, c.k, { upsample: !!c.upsample, method }).read(), ref.dw, { atol: 2e-4, rtol: 1e-4 }, `${method} dW`);
-        expectClose(await ops.conv2dInputGrad(dy, w, { upsample: !!c.upsample, method }).read(), ref.dx, { atol: 1e-4, rtol: 1e-4 }, `${method} dX`);
+        expectClose(await y.read(), ref.y, { atol: 1e-4, rtol: 1e-4 }, `${method} ${layout} forward`);
+        expectClose(await ops.conv2dFilterGrad(x, dy, c.k, { upsample: !!c.upsample, method }).read(), ref.dw, { atol: 2e-4, rtol: 1e-4 }, `${method} ${layout} dW`);
+        expectClose(await ops.conv2dInputGrad(dy, w, { upsample: !!c.upsample, method }).read(), ref.dx, { atol: 1e-4, rtol: 1e-4 }, `${method} ${layout} dX`);
+        workgroupLayout.mode = 'auto';
       }
     });
   }
@@ -220,6 +224,7 @@ describe('GroupNorm (+ swish) gradients', () => {
     [[1, 3, 3, 6], 2, false], // channels not a multiple of 4
     [[2, 4, 4, 16], 8, true], // groups of 2 channels inside a vector of 4
     [[3, 6, 5, 32], 8, true],
+    [[2, 4, 3, 96], 32, true], // more channels than the reduction's lanes
   ];
   for (const [shape, groups, swish] of cases) {
     const C = shape[3]!;
@@ -233,18 +238,26 @@ describe('GroupNorm (+ swish) gradients', () => {
       // Smooth but not linear: h = 1e-2 leaves a truncation error O(h^2) next to f32 rounding.
       await gradCheck(engine, values, shapes, ours(engine), { h: 1e-2, atol: 3e-3, rtol: 1e-2, samples: 10 });
     });
-    it(`[${shape}] ${groups} groups${swish ? ' + swish' : ''}: tfjs gradients`, { timeout: HANG_GUARD_MS }, async () => {
+    it(`[${shape}] ${groups} groups${swish ? ' + swish' : ''}: tfjs gradients, both workgroup layouts`, { timeout: HANG_GUARD_MS }, async () => {
       const engine = await getEngine();
-      // Statistics and gradient sums over up to 480 values per group in another order.
-      await checkAgainstTf(
-        engine,
-        values,
-        shapes,
-        ours(engine),
-        (tf, x, s, b) => tf.mul(tfGroupNorm(tf, x!, s!, b!, groups, 1e-6, swish), tf.tensor(r, shape)),
-        { atol: 2e-5, rtol: 2e-4 },
-        `groupNorm [${shape}]`,
-      );
+      // Many small chunks (GPUs) and few large ones (CPU adapters), whatever this adapter is.
+      for (const layout of ['gpu', 'cpu'] as const) {
+        workgroupLayout.mode = layout;
+        try {
+          // Statistics and gradient sums over up to 480 values per group in another order.
+          await checkAgainstTf(
+            engine,
+            values,
+            shapes,
+            ours(engine),
+            (tf, x, s, b) => tf.mul(tfGroupNorm(tf, x!, s!, b!, groups, 1e-6, swish), tf.tensor(r, shape)),
+            { atol: 2e-5, rtol: 2e-4 },
+            `groupNorm [${shape}] ${layout} layout`,
+          );
+        } finally {
+          workgroupLayout.mode = 'auto';
+        }
+      }
     });
   }
 });

@@ -6,6 +6,7 @@ import { getEngine } from './helpers/engine.js';
 import { oracle } from './helpers/oracle.js';
 import { normal, randomInts, uniform } from './helpers/random.js';
 import { HANG_GUARD_MS } from './helpers/hang-guard.js';
+import { workgroupLayout } from '../src/tensor/ops/layout.js';
 
 
 /** tfjs-core CPU GroupNorm built from moments: x [B, H, W, C] -> normalised, affine, optional swish. */
@@ -52,8 +53,16 @@ describe('groupNorm (oracle: tfjs-core moments)', () => {
     [[1, 64, 70, 32], 4, true],
   ];
   for (const [shape, groups, swish] of cases) {
-    it(`[${shape}] ${groups} groups${swish ? ' + swish' : ''}`, { timeout: HANG_GUARD_MS }, async () => {
-      await checkGroupNorm(await getEngine(), shape, groups, swish, 'f32');
+    it(`[${shape}] ${groups} groups${swish ? ' + swish' : ''}, both workgroup layouts`, { timeout: HANG_GUARD_MS }, async () => {
+      // Many small chunks (GPUs) and few large ones (CPU adapters), whatever this adapter is.
+      for (const layout of ['gpu', 'cpu'] as const) {
+        workgroupLayout.mode = layout;
+        try {
+          await checkGroupNorm(await getEngine(), shape, groups, swish, 'f32');
+        } finally {
+          workgroupLayout.mode = 'auto';
+        }
+      }
     });
   }
 

@@ -2,10 +2,9 @@ import groupnormGradSource from '../../../kernels/groupnorm_grad.wgsl';
 import { ShapeError } from '../../errors.js';
 import { defineKernel } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
-import { lanesFor, type GroupNormOptions } from './groupnorm.js';
+import { groupNormChunks, lanesFor, type GroupNormOptions } from './groupnorm.js';
 
 const GROUPNORM_GRAD = defineKernel('groupnorm_grad', groupnormGradSource);
-const CHANNEL_WG = 64;
 
 export interface GroupNormGrads {
   dx: Tensor;
@@ -43,11 +42,10 @@ export function groupNormBackward(x: Tensor, scale: Tensor, bias: Tensor, stats:
   const pixels = x.size / (B * C);
   const vec = C % 4 === 0;
   const cv = vec ? C / 4 : C;
-  // The forward's chunking (any would do; the same keeps the two passes alike).
-  const chunk = Math.max(16, Math.ceil(pixels / 256));
-  const chunks = Math.ceil(pixels / chunk);
+  // The forward's chunking (any would do; the same keeps the passes alike).
+  const { chunk, chunks } = groupNormChunks(engine, pixels, B);
   const params = [pixels, C, cv, chunk, chunks, C / groups, groups, B];
-  const none = { IS_PARTIAL: false, IS_CHANNEL: false, IS_GROUP: false, IS_APPLY: false, COEFS: false };
+  const none = { IS_PARTIAL: false, IS_REDUCE: false, IS_APPLY: false, COEFS: false };
   const common = { T: x.dtype, SWISH: !!options.swish };
   engine.tidy(() => {
     const partial = engine.empty([B, chunks, 2, C]);
@@ -63,19 +61,11 @@ export function groupNormBackward(x: Tensor, scale: Tensor, bias: Tensor, stats:
     });
     engine.run({
       kernel: GROUPNORM_GRAD,
-      defines: { ...common, ...none, VEC: false, SWISH: false, IS_CHANNEL: true, WG: CHANNEL_WG },
+      defines: { ...common, ...none, VEC: false, SWISH: false, IS_REDUCE: true, WG: lanesFor(C) },
       params,
-      inputs: [partial],
-      outputs: [chan, dscale, dbias],
-      workgroups: [Math.ceil(C / CHANNEL_WG)],
-    });
-    engine.run({
-      kernel: GROUPNORM_GRAD,
-      defines: { ...common, ...none, VEC: false, SWISH: false, IS_GROUP: true, WG: lanesFor(groups) },
-      params,
-      inputs: [chan, scale],
-      outputs: [gm],
-      workgroups: [B],
+      inputs: [partial, scale],
+      outputs: [chan, gm, dscale, dbias],
+      workgroups: [B + 1],
     });
     engine.run({
       kernel: GROUPNORM_GRAD,

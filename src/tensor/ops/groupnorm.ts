@@ -1,9 +1,10 @@
 import groupnormSource from '../../../kernels/groupnorm.wgsl';
 import { ShapeError } from '../../errors.js';
-import { f32 } from '../engine.js';
+import { f32, type Engine } from '../engine.js';
 import { defineKernel } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
 import type { FloatDType } from './conv.js';
+import { CPU_WORKGROUPS, layoutFor } from './layout.js';
 
 const GROUPNORM = defineKernel('groupnorm', groupnormSource);
 
@@ -39,6 +40,16 @@ export interface GroupNormResult<D extends FloatDType> {
   stats: Tensor<'f32'>;
 }
 
+/**
+ * How groupNorm and its backward split each image's pixels: a workgroup per (chunk, image) in
+ * the passes over the pixels. GPU layout: chunks of ~1/256 of the image (at least 16 pixels);
+ * CPU layout: only as many chunks as make ~CPU_WORKGROUPS workgroups in all (workgroupLayout).
+ */
+export function groupNormChunks(engine: Engine, pixels: number, batch: number): { chunk: number; chunks: number } {
+  const chunk = layoutFor(engine) === 'cpu' ? Math.ceil(pixels / Math.ceil(CPU_WORKGROUPS / Math.max(1, batch))) : Math.max(16, Math.ceil(pixels / 256));
+  return { chunk, chunks: Math.ceil(pixels / chunk) };
+}
+
 /** groupNorm that also returns its statistics (for the backward pass). */
 export function groupNormWithStats<D extends FloatDType>(x: Tensor<D>, scale: Tensor<D>, bias: Tensor<D>, options: GroupNormOptions): GroupNormResult<D> {
   const engine = x.engine;
@@ -59,8 +70,7 @@ export function groupNormWithStats<D extends FloatDType>(x: Tensor<D>, scale: Te
   if (out.size === 0) return { out, stats: engine.zeros([B, groups, 2]) };
   const vec = C % 4 === 0;
   const cv = vec ? C / 4 : C;
-  const chunk = Math.max(16, Math.ceil(pixels / 256));
-  const chunks = Math.ceil(pixels / chunk);
+  const { chunk, chunks } = groupNormChunks(engine, pixels, B);
   const params = [pixels, C, cv, chunk, chunks, C / groups, groups, f32(eps)];
   const common = { T: x.dtype, VEC: vec, SWISH: !!options.swish, IS_STATS: false, IS_FINAL: false, IS_APPLY: false };
   return engine.tidy(() => {
