@@ -6,12 +6,10 @@
 // on every side; shift 0: the two spare rows and columns after the image. A tap (ky, kx) of
 // a SAME conv then reads the padded image at the constant offset ky * (outW + 2) + kx from
 // the padded output pixel: the window a GEMM walks with row stride C.
-// Grid: (ceil((outW + 2) / cols), ceil(rows / rows_per_group)); a workgroup writes cols pixels of
-// rows_per_group grid rows (GPUs: 16 pixels of one row, many workgroups; CPU adapters: whole rows, a few dozen
-// workgroups, since each costs a thread a call), its lanes over channel vectors (V = 4 channels
-// when C % 4 == 0), so no lane divides to find its coordinates (integer division is scalarised
-// on CPU adapters).
-// Defines: T, VEC (C % 4 == 0), WG (lanes).
+// Grid: (ceil((outW + 2) / COLS), rows); a workgroup writes COLS pixels of one grid row, its
+// lanes over channel vectors (V = 4 channels when C % 4 == 0), so no lane divides to find
+// its coordinates (integer division is scalarised on CPU adapters).
+// Defines: T, VEC (C % 4 == 0), WG (lanes), COLS.
 
 #if ${VEC}
 alias XV = vec4<${T}>;
@@ -23,8 +21,6 @@ struct Params {
   in_h: u32, in_w: u32, out_h: u32, out_w: u32,
   cv: u32, up: u32,  // C / V; 1 when reading through the x2 upsampling
   batch: u32, shift: u32,  // images, and the image's offset in the grid
-  rows: u32, rows_per_group: u32,  // grid rows, and how many each workgroup writes
-  cols: u32,  // pixels of a grid row each workgroup writes
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -33,23 +29,21 @@ struct Params {
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let r = wid.y;
   let pw = p.out_w + 2u;
-  let first = wid.x * p.cols;
-  let last = min(first + p.cols, pw);
-  let row_end = min((wid.y + 1u) * p.rows_per_group, p.rows);
-  for (var r = wid.y * p.rows_per_group; r < row_end; r++) {
-    let b = r / (p.out_h + 2u);  // uniform
-    // Image coordinates; below zero they wrap, so one comparison tests both sides.
-    let oy = r - b * (p.out_h + 2u) - p.shift;
-    let row_ok = b < p.batch && oy < p.out_h;
-    // Clamped into the image for the load (the value is dropped outside it).
-    let src_row = (min(b, p.batch - 1u) * p.in_h + (min(oy, p.out_h - 1u) >> p.up)) * p.in_w;
-    for (var c = lid.x; c < p.cv; c += ${WG}u) {
-      for (var px = first; px < last; px++) {
-        let ox = px - p.shift;
-        let v = x[(src_row + (min(ox, p.out_w - 1u) >> p.up)) * p.cv + c];
-        out[(r * pw + px) * p.cv + c] = select(XV(0), v, row_ok && ox < p.out_w);
-      }
+  let b = r / (p.out_h + 2u);  // uniform
+  // Image coordinates; below zero they wrap, so one comparison tests both sides.
+  let oy = r - b * (p.out_h + 2u) - p.shift;
+  let row_ok = b < p.batch && oy < p.out_h;
+  // Clamped into the image for the load (the value is dropped outside it).
+  let src_row = (min(b, p.batch - 1u) * p.in_h + (min(oy, p.out_h - 1u) >> p.up)) * p.in_w;
+  let first = wid.x * ${COLS}u;
+  let last = min(first + ${COLS}u, pw);
+  for (var c = lid.x; c < p.cv; c += ${WG}u) {
+    for (var px = first; px < last; px++) {
+      let ox = px - p.shift;
+      let v = x[(src_row + (min(ox, p.out_w - 1u) >> p.up)) * p.cv + c];
+      out[(r * pw + px) * p.cv + c] = select(XV(0), v, row_ok && ox < p.out_w);
     }
   }
 }

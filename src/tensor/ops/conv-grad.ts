@@ -8,13 +8,12 @@ import { conv2d, fixedSubgroupSize } from './conv.js';
 import { lanesFor } from './groupnorm.js';
 import { matmul, matmulView } from './matmul.js';
 import { gemmAdapter } from './gemm-tuning.js';
-import { CPU_WORKGROUPS, layoutFor } from './layout.js';
 import { sumTo } from './reduce.js';
 import { avgPool2x2 } from './resample.js';
 
 const CONV_GRAD = defineKernel('conv2d_grad', convGradSource);
 const PAD_TAPS = defineKernel('pad_taps', padTapsSource);
-/** Pixels per workgroup of the padding kernel in the GPU layout (its lanes run over channel vectors). */
+/** Pixels per workgroup of the padding kernel (its lanes run over channel vectors). */
 const PAD_COLS = 16;
 const FLIP_WG = 256;
 /** Workgroups the weight gradient aims for (chunks of rows are added until there are this many). */
@@ -89,17 +88,13 @@ function padForTaps(x: Tensor, shift: 0 | 1, upsample: boolean, rows: number): T
   const out = engine.empty([rows * (outW + 2), C], x.dtype);
   const vec = C % 4 === 0;
   const cv = vec ? C / 4 : C;
-  // GPU layout: 16 pixels of a row per workgroup; CPU layout: whole rows, ~CPU_WORKGROUPS workgroups.
-  const cpu = layoutFor(engine) === 'cpu';
-  const cols = cpu ? outW + 2 : PAD_COLS;
-  const rowsPerGroup = cpu ? Math.ceil(rows / CPU_WORKGROUPS) : 1;
   engine.run({
     kernel: PAD_TAPS,
-    defines: { T: x.dtype, VEC: vec, WG: lanesFor(cv) },
-    params: [H, W, outH, outW, cv, up - 1, B, shift, rows, rowsPerGroup, cols],
+    defines: { T: x.dtype, VEC: vec, WG: lanesFor(cv), COLS: PAD_COLS },
+    params: [H, W, outH, outW, cv, up - 1, B, shift],
     inputs: [x],
     outputs: [out],
-    workgroups: [Math.ceil((outW + 2) / cols), Math.ceil(rows / rowsPerGroup)],
+    workgroups: [Math.ceil((outW + 2) / PAD_COLS), rows],
   });
   return out;
 }

@@ -6,7 +6,7 @@ import { gemmAdapter } from './gemm-tuning.js';
  * 'gpu': many small workgroups (GPUs keep thousands of invocations in flight); 'cpu': a few
  * dozen large ones, since CPU adapters (lavapipe, SwiftShader) run each workgroup as a call on
  * a thread and pay per workgroup and per extra reduction step. 'auto' (the default) picks by
- * adapter. Kernels that use it: groupNorm and its backward, and the conv gradients' padding.
+ * adapter. Kernels that use it: groupNorm and its backward.
  * Tests set it to check both layouts on any adapter.
  */
 export const workgroupLayout: { mode: 'auto' | 'gpu' | 'cpu' } = { mode: 'auto' };
