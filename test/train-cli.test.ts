@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodePNG } from '../src/io/png.js';
+import { decodeSafetensors } from '../src/io/safetensors.js';
 import { NULL_CLASS_NAME, type MVTMEvent } from '../src/maskgit/train/transformer-run.js';
 import { TOKENIZER_PRESETS } from '../src/maskgit/train/tokenizer-run.js';
 import { tokenizerOnlyConfig } from '../src/maskgit/train/tokenizer-trainer.js';
@@ -18,13 +19,17 @@ const root = resolve(__dirname, '..');
 const work = mkdtempSync(join(tmpdir(), 'maskgit-train-cli-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** A tiny 32 px tokenizer folder with random weights (a codebook spread wide enough that images use many codes). */
-async function tinyTokenizerFolder(dir: string): Promise<void> {
+/**
+ * A tiny 32 px tokenizer folder with random weights (a codebook spread wide enough that images
+ * use many codes); the parameters `changed` names are shifted by 0.01 (another decoder, say).
+ */
+async function tinyTokenizerFolder(dir: string, changed: (name: string) => boolean = () => false): Promise<void> {
   const tokenizer = { ...TOKENIZER_PRESETS.tiny!, channelMultipliers: [...TOKENIZER_PRESETS.tiny!.channelMultipliers] };
   const random = seededUniform(4);
   const tensors: TensorBytes[] = tokenizerParams(tokenizer).map((spec) => {
     const values = initialValues(spec, random);
     if (spec.name.endsWith('codebook')) values.forEach((v, i) => (values[i] = v * 25));
+    if (changed(spec.name)) values.forEach((v, i) => (values[i] = v + 0.01));
     return { name: spec.name, dtype: 'F32', shape: [...spec.shape], data: new Uint8Array(values.buffer) };
   });
   await writeModelFolder(dir, tokenizerOnlyConfig(tokenizer, { imageSize: 32, dtype: 'f32' }), tensors);
@@ -77,6 +82,20 @@ describe('maskgit train', () => {
     for (const f of ['model/model.safetensors', 'checkpoint/model.safetensors', 'checkpoint/training-state.safetensors', 'tokens.safetensors']) {
       expect(readFileSync(join(work, 'parts', f)).equals(readFileSync(join(work, 'whole', f))), f).toBe(true);
     }
+
+    // A decoder fine-tuned since (same encoder and codebook) replaces the run's on resume: into
+    // the checkpoint and model/ at once. Another encoder is refused (its tokens would differ).
+    await tinyTokenizerFolder(join(work, 'tok-decoder'), (name) => name.startsWith('tokenizer.decoder.'));
+    await tinyTokenizerFolder(join(work, 'tok-encoder'), (name) => name === 'tokenizer.encoder.conv_in.weight');
+    const swapped = cli('-q', 'train', '--out', 'parts', '--resume', '--tokenizer', 'tok-decoder', ...data);
+    expect(swapped.status, swapped.stderr).toBe(0);
+    const tensorsOf = (file: string) => decodeSafetensors(readFileSync(join(work, file))).tensors;
+    const [tuned, run] = [tensorsOf('tok-decoder/model.safetensors'), tensorsOf('parts/checkpoint/model.safetensors')];
+    for (const [name, t] of tuned) expect(Buffer.from(run.get(name)!.bytes).equals(Buffer.from(t.bytes)), name).toBe(true);
+    expect(readFileSync(join(work, 'parts/checkpoint/model.safetensors')).equals(readFileSync(join(work, 'whole/checkpoint/model.safetensors')))).toBe(false);
+    const refused = cli('-q', 'train', '--out', 'parts', '--resume', '--tokenizer', 'tok-encoder', ...data);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/--tokenizer: tok-encoder has another tokenizer\.encoder\.conv_in\.weight than the run's tokenizer/);
 
     // The exported model is a complete MaskGIT.
     const engine = await getEngine();

@@ -100,7 +100,7 @@ export function registerTrain(program: Command, output: () => Output): void {
   program
     .command('train')
     .description('train the class-conditional transformer by MVTM on emoji tokens of a trained tokenizer (checkpoints, curves, samples and model/ in --out)')
-    .option('--tokenizer <dir>', 'model folder of a trained tokenizer (e.g. the model/ of a train-tokenizer run); not needed with --resume')
+    .option('--tokenizer <dir>', "model folder of a trained tokenizer (e.g. the model/ of a train-tokenizer run); with --resume, one with the run's encoder and codebook replaces its decoder")
     .option('--out <dir>', 'run folder: checkpoint/, model/ (tokenizer + transformer), training/ and tokens.safetensors')
     .option('--config <name>', `transformer size: ${Object.keys(TRANSFORMER_PRESETS).join(', ')} (default small)`)
     .option('--steps <n>', 'length of the schedule (total training steps; default 3000)')
@@ -133,6 +133,7 @@ export function registerTrain(program: Command, output: () => Output): void {
         '  $ maskgit train --tokenizer runs/vq/model --out runs/tfm --steps 3000',
         '  $ maskgit train --tokenizer runs/vq/model --out runs/tfm --steps 3000 --until 500   # stop at step 500',
         '  $ maskgit train --out runs/tfm --resume                                            # ... and go on',
+        '  $ maskgit train --out runs/tfm --resume --tokenizer runs/dec/model                 # its decoder, fine-tuned with --decoder-only',
       ].join('\n'),
     )
     .action(async (flags: TrainFlags) => {

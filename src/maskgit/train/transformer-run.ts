@@ -19,6 +19,7 @@ import type { MaskGITConfig, TokenizerConfig, TransformerConfig } from '../confi
 import { createMaskGIT } from '../load.js';
 import { generate } from '../pipeline.js';
 import { VQGANTokenizer } from '../tokenizer.js';
+import { encoderParams } from '../weights.js';
 import { exportModel, loadCheckpoint, saveCheckpoint, TRAINING_STATE_FILE } from './checkpoint.js';
 import { initTrainingWeights } from './model.js';
 import type { TokenData } from './mvtm.js';
@@ -111,7 +112,12 @@ interface RunRecord {
 export interface TransformerRunOptions {
   /** The run's folder: checkpoint/, model/, training/ and tokens.safetensors go in it. */
   out: string;
-  /** The trained tokenizer's model folder (a new run; a resumed one has it in its checkpoint). */
+  /**
+   * The trained tokenizer's model folder. A new run needs it; a resumed run has its own in the
+   * checkpoint, and one given here replaces it if its encoder and codebook are exactly the run's
+   * (the tokens stay the same): a decoder fine-tuned since (train-tokenizer --decoder-only) goes
+   * into the checkpoint and model/ from then on.
+   */
   tokenizer?: string;
   /** The transformer's size (a new run). Default small. */
   preset?: TransformerPreset;
@@ -198,6 +204,8 @@ interface OpenedRun {
   tokenizer: Map<string, Tensor>;
   record: RunRecord;
   resumed: boolean;
+  /** A resumed run whose tokenizer was replaced (TransformerRunOptions.tokenizer). */
+  replacedTokenizer: boolean;
 }
 
 /** A new run over a trained tokenizer, or the one saved in `out` (read back onto the GPU). */
@@ -215,7 +223,7 @@ async function openRun(engine: Engine, images: MVTMImages, options: TransformerR
     const tokens = await runTokens(tokensFile, VQGANTokenizer.fromWeights(tokenizer, config.tokenizer), images, onTokenize);
     const training = { ...DEFAULT_MVTM_OPTIONS, ...definedOnly(options.training ?? {}) };
     const trainer = new MVTMTrainer(engine, config, initTrainingWeights(engine, config.transformer, training.seed ?? 0), tokens.train, training);
-    return { trainer, heldOut: tokens.heldOut, tokenizer, resumed: false, record: { history: { step: [], loss: [], learningRate: [] }, evals: [], trainSeconds: 0, wallSeconds: 0, data } };
+    return { trainer, heldOut: tokens.heldOut, tokenizer, resumed: false, replacedTokenizer: false, record: { history: { step: [], loss: [], learningRate: [] }, evals: [], trainSeconds: 0, wallSeconds: 0, data } };
   }
   if (!saved) throw new ArgumentError('--resume', `${options.out} holds no checkpoint to resume (${join(TRANSFORMER_RUN_FILES.checkpoint, TRAINING_STATE_FILE)} is missing)`);
   const loaded = await loadCheckpoint(engine, dir);
@@ -235,7 +243,33 @@ async function openRun(engine: Engine, images: MVTMImages, options: TransformerR
   const trainer = new MVTMTrainer(engine, loaded.config, loaded.transformer, tokens.train, training);
   trainer.optimizer.loadState(loaded.moments, loaded.state.step);
   for (const t of loaded.moments.values()) t.dispose(); // loadState copied them
-  return { trainer, heldOut: tokens.heldOut, tokenizer: loaded.tokenizer, resumed: true, record: structuredClone(record) };
+  let tokenizer = loaded.tokenizer;
+  if (options.tokenizer !== undefined) {
+    tokenizer = await sameTokensTokenizer(engine, options.tokenizer, loaded.config, loaded.tokenizer);
+    for (const t of loaded.tokenizer.values()) t.dispose();
+  }
+  return { trainer, heldOut: tokens.heldOut, tokenizer, resumed: true, replacedTokenizer: options.tokenizer !== undefined, record: structuredClone(record) };
+}
+
+/**
+ * The tokenizer in `dir` (f32 on the GPU) if its architecture, encoder and codebook are exactly
+ * those of `current`, the one a run was trained with (so every image keeps its tokens); only the
+ * decoder may differ. Otherwise an ArgumentError naming the first difference.
+ */
+async function sameTokensTokenizer(engine: Engine, dir: string, config: MaskGITConfig, current: ReadonlyMap<string, Tensor>): Promise<Map<string, Tensor>> {
+  const { config: theirs, weights } = await loadModelWeights(engine, dir, { dtype: 'f32', parts: ['tokenizer'] });
+  const refuse = (what: string) => {
+    for (const t of weights.values()) t.dispose();
+    return new ArgumentError('--tokenizer', `${dir} ${what}; a resumed run takes only a tokenizer whose encoder and codebook are the run's (the tokens stay the same), e.g. one fine-tuned with maskgit train-tokenizer --init <its checkpoint> --decoder-only`);
+  };
+  if (theirs.imageSize !== config.imageSize || JSON.stringify(theirs.tokenizer) !== JSON.stringify(config.tokenizer)) {
+    throw refuse(`is a tokenizer of ${JSON.stringify(theirs.tokenizer)} at ${theirs.imageSize} px, not the run's ${JSON.stringify(config.tokenizer)} at ${config.imageSize} px`);
+  }
+  for (const spec of [...encoderParams(config.tokenizer), { name: 'tokenizer.quantizer.codebook' }]) {
+    const [a, b] = await Promise.all([weights.get(spec.name)!.read(), current.get(spec.name)!.read()]);
+    if (a.length !== b.length || a.some((v, i) => v !== b[i])) throw refuse(`has another ${spec.name} than the run's tokenizer`);
+  }
+  return weights;
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {
@@ -271,7 +305,7 @@ export async function runTransformerTraining(engine: Engine, images: MVTMImages,
   const samplesPerClass = positiveInteger('samplesPerClass', options.samplesPerClass ?? 8);
   const evalImages = options.evalImages ?? 512;
   const emit = options.onEvent ?? (() => undefined);
-  const { trainer, tokenizer, record, resumed, heldOut: heldOutAll } = await openRun(engine, images, options, (done, total) => emit({ type: 'tokenize', done, total }));
+  const { trainer, tokenizer, record, resumed, replacedTokenizer, heldOut: heldOutAll } = await openRun(engine, images, options, (done, total) => emit({ type: 'tokenize', done, total }));
   const wallBefore = record.wallSeconds;
   const steps = trainer.options.totalSteps;
   const until = Math.min(options.until ?? steps, steps);
@@ -315,6 +349,8 @@ export async function runTransformerTraining(engine: Engine, images: MVTMImages,
 
   let lastEval: MVTMEvalRecord | null = record.evals[record.evals.length - 1] ?? null;
   let window = { step: trainer.step, seconds: record.trainSeconds };
+  // A replaced tokenizer goes into the checkpoint at once: the run folder holds one tokenizer.
+  if (replacedTokenizer) await checkpoint();
   while (trainer.step < until) {
     const t0 = performance.now();
     const r = await trainer.trainStep();
