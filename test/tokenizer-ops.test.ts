@@ -66,6 +66,29 @@ describe('groupNorm (oracle: tfjs-core moments)', () => {
     });
   }
 
+  it('normalises image i of a batch exactly as it does the image alone, in both workgroup layouts', { timeout: HANG_GUARD_MS }, async () => {
+    // Generation promises that image i of a batch equals a single-image run bit for bit, so the
+    // way an image's pixels are split into chunks must not depend on the batch.
+    const engine = await getEngine();
+    const [B, H, W, C] = [3, 24, 20, 32];
+    const xv = uniform(B * H * W * C, 77, -2, 2);
+    const scale = engine.tensor(uniform(C, 78, 0.5, 1.5), [C]);
+    const bias = engine.tensor(uniform(C, 79, -0.5, 0.5), [C]);
+    for (const layout of ['gpu', 'cpu'] as const) {
+      workgroupLayout.mode = layout;
+      try {
+        const batch = await ops.groupNorm(engine.tensor(xv, [B, H, W, C]), scale, bias, { groups: 8, eps: 1e-6, swish: true }).read();
+        const per = H * W * C;
+        for (let b = 0; b < B; b++) {
+          const alone = await ops.groupNorm(engine.tensor(xv.subarray(b * per, (b + 1) * per), [1, H, W, C]), scale, bias, { groups: 8, eps: 1e-6, swish: true }).read();
+          expect([...alone], `${layout} layout, image ${b}`).toEqual([...batch.subarray(b * per, (b + 1) * per)]);
+        }
+      } finally {
+        workgroupLayout.mode = 'auto';
+      }
+    }
+  });
+
   it('keeps its precision when the mean is far from zero (shifted sums)', { timeout: HANG_GUARD_MS }, async () => {
     await checkGroupNorm(await getEngine(), [2, 9, 11, 32], 8, false, 'f32', 100);
   });

@@ -43,7 +43,7 @@ export function groupNormBackward(x: Tensor, scale: Tensor, bias: Tensor, stats:
   const vec = C % 4 === 0;
   const cv = vec ? C / 4 : C;
   // The forward's chunking (any would do; the same keeps the passes alike).
-  const { chunk, chunks } = groupNormChunks(engine, pixels, B);
+  const { chunk, chunks } = groupNormChunks(engine, pixels);
   const params = [pixels, C, cv, chunk, chunks, C / groups, groups, B];
   const none = { IS_PARTIAL: false, IS_REDUCE: false, IS_APPLY: false, COEFS: false };
   const common = { T: x.dtype, SWISH: !!options.swish };

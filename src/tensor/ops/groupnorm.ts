@@ -4,9 +4,11 @@ import { f32, type Engine } from '../engine.js';
 import { defineKernel } from '../kernel.js';
 import type { Tensor } from '../tensor.js';
 import type { FloatDType } from './conv.js';
-import { CPU_WORKGROUPS, layoutFor } from './layout.js';
+import { layoutFor } from './layout.js';
 
 const GROUPNORM = defineKernel('groupnorm', groupnormSource);
+/** Chunks per image at most in the CPU layout. */
+const CPU_CHUNKS = 8;
 
 export interface GroupNormOptions {
   /** Number of channel groups (must divide the channel count). Official VQGAN: 32. */
@@ -43,10 +45,13 @@ export interface GroupNormResult<D extends FloatDType> {
 /**
  * How groupNorm and its backward split each image's pixels: a workgroup per (chunk, image) in
  * the passes over the pixels. GPU layout: chunks of ~1/256 of the image (at least 16 pixels);
- * CPU layout: only as many chunks as make ~CPU_WORKGROUPS workgroups in all (workgroupLayout).
+ * CPU layout (workgroupLayout): at most CPU_CHUNKS chunks of at least 256 pixels, so that a
+ * training batch makes a few dozen workgroups, not thousands. The chunks depend on the image
+ * alone, never on the batch: image i of a batch is summed exactly as it is alone (bit-identical
+ * results, test/determinism.test.ts).
  */
-export function groupNormChunks(engine: Engine, pixels: number, batch: number): { chunk: number; chunks: number } {
-  const chunk = layoutFor(engine) === 'cpu' ? Math.ceil(pixels / Math.ceil(CPU_WORKGROUPS / Math.max(1, batch))) : Math.max(16, Math.ceil(pixels / 256));
+export function groupNormChunks(engine: Engine, pixels: number): { chunk: number; chunks: number } {
+  const chunk = layoutFor(engine) === 'cpu' ? Math.max(256, Math.ceil(pixels / CPU_CHUNKS)) : Math.max(16, Math.ceil(pixels / 256));
   return { chunk, chunks: Math.ceil(pixels / chunk) };
 }
 
@@ -70,7 +75,7 @@ export function groupNormWithStats<D extends FloatDType>(x: Tensor<D>, scale: Te
   if (out.size === 0) return { out, stats: engine.zeros([B, groups, 2]) };
   const vec = C % 4 === 0;
   const cv = vec ? C / 4 : C;
-  const { chunk, chunks } = groupNormChunks(engine, pixels, B);
+  const { chunk, chunks } = groupNormChunks(engine, pixels);
   const params = [pixels, C, cv, chunk, chunks, C / groups, groups, f32(eps)];
   const common = { T: x.dtype, VEC: vec, SWISH: !!options.swish, IS_STATS: false, IS_FINAL: false, IS_APPLY: false };
   return engine.tidy(() => {

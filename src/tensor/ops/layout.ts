@@ -3,8 +3,8 @@ import type { Engine } from '../engine.js';
 import { gemmAdapter } from './gemm-tuning.js';
 
 /**
- * 'gpu': many small workgroups (GPUs keep thousands of invocations in flight); 'cpu': a few
- * dozen large ones, since CPU adapters (lavapipe, SwiftShader) run each workgroup as a call on
+ * 'gpu': many small workgroups (GPUs keep thousands of invocations in flight); 'cpu': fewer,
+ * larger ones, since CPU adapters (lavapipe, SwiftShader) run each workgroup as a call on
  * a thread and pay per workgroup and per extra reduction step. 'auto' (the default) picks by
  * adapter. Kernels that use it: groupNorm and its backward.
  * Tests set it to check both layouts on any adapter.
@@ -16,6 +16,3 @@ export function layoutFor(engine: Engine): 'gpu' | 'cpu' {
   if (workgroupLayout.mode !== 'auto') return workgroupLayout.mode;
   return gemmAdapter(engine).cpu ? 'cpu' : 'gpu';
 }
-
-/** Workgroups a CPU-layout pass aims for in all (a few per thread). */
-export const CPU_WORKGROUPS = 32;
